@@ -1,0 +1,1 @@
+"""Stage backends and the typed data they exchange. Plain Python: no Prefect here."""
