@@ -183,3 +183,44 @@ class Deliverable(Record):
     video: str
     srt: str
     vtt: str
+    duration: float = 0.0
+
+
+class Lines(Record):
+    lines: list[Line]
+
+
+class SpeakerProfiles(Record):
+    speakers: list[SpeakerProfile]
+
+
+class TranslatedLines(Record):
+    language: str
+    lines: list[TranslatedLine]
+
+
+class Synthesis(Record):
+    """Natural-speed speech of every translated line, with the voices used."""
+
+    language: str
+    voices: list[Voice]
+    lines: list[SynthesizedLine]
+
+
+class LanguageQuality(Record):
+    """The measures of one dubbed language (DESIGN.md section 6)."""
+
+    speed_min: float
+    speed_max: float
+    lines_over_bound: list[int]
+    max_overlap_s: float
+    drift_s: float
+    duration_delta_s: float
+    source_lufs: float
+    output_lufs: float
+    true_peak_dbtp: float
+    lines_audible: int
+    lines_total: int
+    voice_similarity: dict[str, dict[str, float]] = Field(default_factory=dict)
+    back_transcription: Optional[dict[str, float]] = None
+    back_transcription_note: str = ""

@@ -16,10 +16,10 @@ import json
 import os
 import resource
 import shutil
-import tempfile
 import time
+import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -50,9 +50,8 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part" + final.suffix, dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # not created here, so the writer creates it with the user's usual permissions
+    tmp_path = final.parent / f".{final.name}.{uuid.uuid4().hex[:12]}.part{final.suffix}"
     try:
         yield tmp_path
         os.replace(tmp_path, final)
@@ -91,6 +90,7 @@ class StageRun:
     seconds: float
     peak_rss_mb: float
     language: str | None = None
+    finished_at: float = 0.0
 
 
 class WorkDir:
@@ -111,31 +111,31 @@ class WorkDir:
         result_type: type[T],
         compute: Callable[[Path], T],
         language: str | None = None,
-    ) -> T:
+    ) -> tuple[T, StageRun]:
         """Return the stage's cached result, or compute it into a fresh stage folder.
 
         ``compute`` receives the stage folder to write its files into and returns the
-        result object, which is saved as ``result.json`` last.
+        result object, which is saved as ``result.json`` last. The second value is the
+        ledger entry of this call.
         """
         folder = self.stage_dir(stage, key)
         result_file = folder / "result.json"
         started = time.perf_counter()
         if result_file.exists():
             result = result_type.model_validate_json(result_file.read_text(encoding="utf-8"))
-            self._log(StageRun(stage, key, "reused", time.perf_counter() - started, peak_rss_mb(), language))
-            return result
+            return result, self._log(StageRun(stage, key, "reused", time.perf_counter() - started, peak_rss_mb(), language))
         if folder.exists():  # an unfinished attempt: start it again from nothing
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         result = compute(folder)
         write_text_atomic(result_file, result.model_dump_json(indent=2))
-        self._log(StageRun(stage, key, "computed", time.perf_counter() - started, peak_rss_mb(), language))
-        return result
+        return result, self._log(StageRun(stage, key, "computed", time.perf_counter() - started, peak_rss_mb(), language))
 
-    def _log(self, run: StageRun) -> None:
-        entry = json.dumps({**run.__dict__, "time": time.time()})
+    def _log(self, run: StageRun) -> StageRun:
+        run = replace(run, finished_at=time.time())
         with open(self.path / LEDGER, "a", encoding="utf-8") as handle:
-            handle.write(entry + "\n")
+            handle.write(json.dumps(run.__dict__) + "\n")
+        return run
 
     def ledger(self) -> list[StageRun]:
         """Every stage call recorded for this video, oldest first."""
@@ -144,7 +144,5 @@ class WorkDir:
             return []
         runs = []
         for raw in ledger.read_text(encoding="utf-8").splitlines():
-            data = json.loads(raw)
-            data.pop("time", None)
-            runs.append(StageRun(**data))
+            runs.append(StageRun(**json.loads(raw)))
         return runs

@@ -1,0 +1,85 @@
+"""Top-level flow: analyze the source once, dub every language in parallel, report."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from flows.language import LanguageResult, localize_language
+from flows.source import analyze_source
+from polydub.config import LocalizeParams
+from polydub.errors import PolydubError
+from polydub.preflight import preflight
+from polydub.report import build_report, write_report
+
+
+class LanguagesFailed(PolydubError):
+    """Some target languages failed; the others were delivered."""
+
+
+def _summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for lang, entry in report["languages"].items():
+        if entry["status"] != "completed":
+            rows.append({"language": lang, "status": "failed", "detail": entry["error"]})
+            continue
+        m = entry["measures"]
+        rows.append(
+            {
+                "language": lang,
+                "status": "completed",
+                "lines": m["lines_total"],
+                "speed range": f"{m['speed_min']:.2f}–{m['speed_max']:.2f}",
+                "over bound": len(m["lines_over_bound"]),
+                "LUFS dub/source": f"{m['output_lufs']:.1f}/{m['source_lufs']:.1f}",
+                "video": entry["outputs"]["video"],
+            }
+        )
+    return rows
+
+
+@flow(name="localize")
+def localize(params: LocalizeParams) -> dict[str, Any]:
+    """ingest → transcribe ∥ diarize → lines → for each language in parallel: dub → report."""
+    started = time.time()
+    preflight(params)
+    source = analyze_source(
+        str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s
+    )
+
+    def run_language(language: str):
+        return localize_language(
+            source,
+            language,
+            params.out_dir,
+            params.source_language,
+            params.backends,
+            params.min_speed,
+            params.max_speed,
+            params.keep_original_audio,
+            return_state=True,
+        )
+
+    with ThreadPoolExecutor(max_workers=len(params.targets)) as pool:
+        states = dict(zip(params.targets, pool.map(run_language, params.targets)))
+
+    results: dict[str, LanguageResult] = {}
+    failures: dict[str, str] = {}
+    for language, state in states.items():
+        if state.is_completed():
+            results[language] = state.result()
+        else:
+            failures[language] = state.message or "failed"
+    runs = [r for r in source.work.ledger() if r.finished_at >= started]
+    report = build_report(params, source, results, failures, runs)
+    write_report(report, Path(params.out_dir))
+    create_table_artifact(key="polydub-summary", table=_summary_rows(report), description=f"polydub: {Path(params.video).name}")
+    if failures:
+        detail = "; ".join(f"{lang}: {err}" for lang, err in failures.items())
+        raise LanguagesFailed(f"{len(failures)} of {len(params.targets)} languages failed ({detail})")
+    return report

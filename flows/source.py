@@ -1,0 +1,47 @@
+"""Source-side flow: everything that runs once per video, shared by every language."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles, Transcript
+from polydub.config import Backends
+from polydub.workdir import WorkDir
+from tasks.diarize import diarize, profile_speakers, segment_lines
+from tasks.ingest import ingest_source
+from tasks.transcribe import transcribe
+
+
+class SourceAnalysis(Record):
+    """The source-side results every language flow reads."""
+
+    work_root: str
+    audio: SourceAudio
+    transcript: Transcript
+    diarization: Diarization
+    lines: Lines
+    speakers: SpeakerProfiles
+
+    @property
+    def work(self) -> WorkDir:
+        return WorkDir(self.work_root, self.audio.sha256)
+
+
+@flow(name="analyze-source")
+def analyze_source(
+    video: str,
+    work_root: str,
+    source_language: str = "en",
+    backends: Backends = Backends(),
+    max_duration_s: float | None = None,
+) -> SourceAnalysis:
+    """ingest → (transcribe ∥ diarize) → lines → speaker profiles."""
+    work, audio = ingest_source(video, work_root, max_duration_s)
+    transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.transcribe_model, source_language)
+    diarization_run = diarize.submit(work, audio, backends.diarize)
+    transcript, diarization = transcript_run.result(), diarization_run.result()
+    lines = segment_lines(work, transcript, diarization)
+    speakers = profile_speakers(work, audio, diarization)
+    return SourceAnalysis(
+        work_root=str(work_root), audio=audio, transcript=transcript, diarization=diarization, lines=lines, speakers=speakers
+    )

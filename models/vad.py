@@ -1,0 +1,42 @@
+"""Voice activity detection with silero-vad (the model ships inside the package)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+VAD_SAMPLE_RATE = 16000
+
+
+@lru_cache(maxsize=1)
+def silero_model():
+    """The process-wide silero-vad model (ONNX-free JIT build shipped in silero-vad)."""
+    from silero_vad import load_silero_vad
+
+    return load_silero_vad()
+
+
+def speech_regions(samples_16k: np.ndarray, min_silence_ms: int = 300, speech_pad_ms: int = 30, threshold: float = 0.5) -> list[tuple[float, float]]:
+    """Speech regions (start, end) in seconds of 16 kHz mono audio."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    stamps = get_speech_timestamps(
+        torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
+        silero_model(),
+        sampling_rate=VAD_SAMPLE_RATE,
+        threshold=threshold,
+        min_silence_duration_ms=min_silence_ms,
+        speech_pad_ms=speech_pad_ms,
+        return_seconds=False,
+    )
+    return [(s["start"] / VAD_SAMPLE_RATE, s["end"] / VAD_SAMPLE_RATE) for s in stamps]
+
+
+def speech_fraction(regions: list[tuple[float, float]], start: float, end: float) -> float:
+    """Share of [start, end] covered by speech regions."""
+    if end <= start:
+        return 0.0
+    covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in regions)
+    return covered / (end - start)

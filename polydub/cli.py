@@ -1,0 +1,165 @@
+"""The `polydub` command line: localize a video, build the sample, run the demo."""
+
+from __future__ import annotations
+
+import os
+
+# Quiet, offline defaults, set before Prefect or any model library is imported.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from polydub.config import LANGUAGE_STAGES, SOURCE_STAGES, LocalizeParams, Profile
+from polydub.errors import PolydubError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="polydub: dub a video into other languages.")
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
+    return f"{where}: {first.get('msg', 'invalid value')}"
+
+
+def run_localize(params: LocalizeParams) -> dict[str, Any]:
+    """Run the `localize` flow with a live progress display; raises PolydubError on failure."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flows.localize import localize
+    from polydub import progress as events
+    from polydub.preflight import preflight
+
+    preflight(params)  # fail in a second, before Prefect starts
+    total = len(SOURCE_STAGES) + len(LANGUAGE_STAGES) * len(params.targets)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        job = bar.add_task("starting Prefect", total=total)
+
+        def on_event(event: events.StageEvent) -> None:
+            where = f"{event.stage}" + (f" [{event.language}]" if event.language else "")
+            if event.status == "started":
+                bar.update(job, description=where)
+            elif event.status == "failed":
+                bar.console.print(f"  [red]✗[/] {where} failed after {event.seconds:.1f} s")
+            else:
+                bar.advance(job)
+                bar.console.print(f"  [green]✓[/] {where} {event.status} in {event.seconds:.1f} s", highlight=False)
+
+        events.add_listener(on_event)
+        try:
+            return localize(params)
+        finally:
+            events.remove_listener(on_event)
+            bar.update(job, description="done")
+
+
+def print_summary(report: dict[str, Any], out_dir: Path) -> None:
+    """A short table of what each language produced and the headline measures."""
+    src = report["source"]["measures"]
+    out = Console()
+    out.print(
+        f"source: {src['speakers_found']} speakers, {src['lines']} lines"
+        + (f", transcript WER {src['transcript_wer']:.3f}" if src["transcript_wer"] is not None else "")
+        + (f", DER {src['diarization_error_rate']:.3f}" if src["diarization_error_rate"] is not None else "")
+    )
+    table = Table(title="polydub outputs")
+    for column in ("lang", "video", "lines", "speed", "over bound", "LUFS dub/src", "lip sync"):
+        table.add_column(column)
+    for lang, entry in report["languages"].items():
+        if entry["status"] != "completed":
+            table.add_row(lang, f"[red]failed: {entry['error']}[/]", "", "", "", "", "")
+            continue
+        m = entry["measures"]
+        table.add_row(
+            lang,
+            entry["outputs"]["video"],
+            f"{m['lines_audible']}/{m['lines_total']} audible",
+            f"{m['speed_min']:.2f}–{m['speed_max']:.2f}",
+            str(len(m["lines_over_bound"])),
+            f"{m['output_lufs']:.1f}/{m['source_lufs']:.1f}",
+            entry["lip_sync"],
+        )
+    out.print(table)
+    out.print(f"report: {out_dir / 'report.json'}")
+
+
+@app.command()
+def localize(
+    video: Path = typer.Argument(..., help="The video to localize."),
+    to: str = typer.Option(..., "--to", help="Target languages, comma-separated ISO 639-1 codes (e.g. es,ca,eo)."),
+    out: Path = typer.Option(Path("polydub-out"), "--out", help="Output folder."),
+    profile: Profile = typer.Option(Profile.lite, "--profile", help="lite (CPU, nothing downloaded) or studio (GPU)."),
+    source_language: str = typer.Option("en", "--from", help="Language spoken in the video."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Stage cache root (default ~/.cache/polydub/work)."),
+    min_speed: float = typer.Option(0.85, help="Slowest allowed speed factor of a dubbed line."),
+    max_speed: float = typer.Option(1.25, help="Fastest allowed speed factor of a dubbed line."),
+    keep_original_audio: bool = typer.Option(False, help="Keep the original audio as a second track."),
+    reference_text: Optional[Path] = typer.Option(None, help="Reference transcript, to report the WER."),
+    reference_rttm: Optional[Path] = typer.Option(None, help="Reference speaker turns (RTTM), to report the DER."),
+) -> None:
+    """Dub VIDEO into the target languages: DIR/<stem>.<lang>.mp4, .srt, .vtt and DIR/report.json."""
+    try:
+        params = LocalizeParams(
+            video=str(video), targets=to, out_dir=str(out), profile=profile, source_language=source_language,
+            work_dir=str(work_dir) if work_dir else None, min_speed=min_speed, max_speed=max_speed,
+            keep_original_audio=keep_original_audio,
+            reference_text=str(reference_text) if reference_text else None,
+            reference_rttm=str(reference_rttm) if reference_rttm else None,
+        )
+        report = run_localize(params)
+    except PolydubError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(_validation_message(exc))
+    print_summary(report, out)
+
+
+@app.command()
+def sample(out: Path = typer.Argument(..., help="Folder to write the sample interview and its ground truth into.")) -> None:
+    """Build the sample interview video with its script, RTTM and timings."""
+    from polydub.sample import build_sample
+
+    files = build_sample(out)
+    Console().print(f"sample video: {files.video}\nscript: {files.script}\nspeaker turns: {files.rttm}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Argument(Path("demo"), help="Folder for the sample and the dubbed outputs."),
+    to: str = typer.Option("es,ca,eo", "--to", help="Target languages."),
+) -> None:
+    """Build the sample interview and localize it on the lite profile."""
+    from polydub.sample import build_sample
+
+    files = build_sample(out / "sample")
+    Console().print(f"sample built: {files.video}")
+    outputs = out / "output"
+    try:
+        params = LocalizeParams(
+            video=str(files.video), targets=to, out_dir=str(outputs), work_dir=str(out / "work"),
+            reference_text=str(files.reference_text), reference_rttm=str(files.rttm),
+        )
+        report = run_localize(params)
+    except PolydubError as exc:
+        _fail(str(exc))
+    print_summary(report, outputs)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

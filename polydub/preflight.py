@@ -1,0 +1,34 @@
+"""Checks run before any work: the source is usable, the backends and language pairs exist."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from models import ingest
+from models.data import MediaInfo
+from polydub.config import LocalizeParams
+from polydub.errors import InputError
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """The output folder exists (or can be made) and is writable."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from exc
+    if not os.access(out_dir, os.W_OK):
+        raise InputError(f"the output folder is not writable: {out_dir}")
+
+
+def preflight(params: LocalizeParams) -> MediaInfo:
+    """Fail fast, naming the problem, before any stage runs. Returns the probed source."""
+    from tasks import backends
+
+    chosen = params.backends  # raises when the profile's backends are not available
+    translator = backends.translator(chosen.translate)
+    for target in params.targets:
+        translator.check_pair(params.source_language, target)
+    media = ingest.validate(ingest.probe(params.video), params.max_duration_s)
+    check_output_dir(Path(params.out_dir))
+    return media

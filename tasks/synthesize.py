@@ -1,0 +1,42 @@
+"""Speech synthesis and timing-fit tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from models.data import Dub, SpeakerProfiles, Synthesis, TranslatedLines
+from models.synthesize import synthesize_lines
+from models.timing import TimingBounds, fit_timing
+from polydub.workdir import WorkDir
+from tasks import backends
+from tasks.stage import run_cached
+
+
+@task(name="synthesize", cache_policy=NONE)
+def synthesize(work: WorkDir, translated: TranslatedLines, speakers: SpeakerProfiles, backend: str) -> Synthesis:
+    """Each line spoken at natural speed by its speaker's voice (one voice per speaker)."""
+    synth = backends.synthesizer(backend)
+    language = translated.language
+
+    def compute(folder: Path) -> Synthesis:
+        voices = synth.assign_voices(speakers.speakers, language)
+        spoken = synthesize_lines(synth, translated.lines, voices, language, folder)
+        return Synthesis(language=language, voices=voices, lines=spoken)
+
+    return run_cached(work, "synthesize", Synthesis, compute, inputs=[translated, speakers], backend=synth.version, language=language)
+
+
+@task(name="fit_timing", cache_policy=NONE)
+def fit(work: WorkDir, translated: TranslatedLines, synthesis: Synthesis, media_duration: float, bounds: TimingBounds, backend: str) -> Dub:
+    """Place each line at its original start, at a bounded speed."""
+    synth = backends.synthesizer(backend)
+    language = translated.language
+
+    def compute(folder: Path) -> Dub:
+        return fit_timing(synth, translated.lines, synthesis.lines, synthesis.voices, language, media_duration, bounds, folder)
+
+    params = {"bounds": [bounds.min_speed, bounds.max_speed, bounds.gap_margin_s], "duration": media_duration}
+    return run_cached(work, "fit_timing", Dub, compute, inputs=[translated, synthesis], params=params, backend=synth.version, language=language)

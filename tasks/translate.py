@@ -1,0 +1,32 @@
+"""Translation task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from models.data import Lines, TranslatedLine, TranslatedLines
+from polydub.workdir import WorkDir
+from tasks import backends
+from tasks.stage import run_cached
+
+
+@task(name="translate", cache_policy=NONE)
+def translate(work: WorkDir, lines: Lines, source: str, target: str, backend: str) -> TranslatedLines:
+    """Every line translated, one target line per source line."""
+    translator = backends.translator(backend)
+    translator.check_pair(source, target)
+
+    def compute(folder: Path) -> TranslatedLines:
+        texts = translator.translate([line.text for line in lines.lines], source, target)
+        return TranslatedLines(
+            language=target,
+            lines=[
+                TranslatedLine(index=l.index, speaker=l.speaker, start=l.start, end=l.end, source_text=l.text, target_text=t)
+                for l, t in zip(lines.lines, texts, strict=True)
+            ],
+        )
+
+    return run_cached(work, "translate", TranslatedLines, compute, inputs=[lines], params={"source": source}, backend=translator.version, language=target)

@@ -1,0 +1,162 @@
+"""End to end on the lite profile: the sample interview dubbed through the real CLI.
+
+Three runs share one work folder: `--to es`, then `--to es,ca` (adds a language),
+then `--to es,ca` again (identical). Every assertion reads real outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import pysubs2
+import pytest
+
+from models.audio import read_audio
+from models.data import Dub, MixResult
+from models.vad import speech_fraction, speech_regions
+from models.voice_embedding import cosine, embed
+from polydub.config import LANGUAGE_STAGES, SOURCE_STAGES
+from polydub.workdir import WorkDir, file_sha256
+
+pytestmark = pytest.mark.e2e
+LANG_TAGS = {"es": "spa", "ca": "cat"}
+
+
+def _localize(polydub_bin: str, sample, out: Path, work: Path, targets: str) -> dict:
+    cmd = [
+        polydub_bin, "localize", str(sample.video), "--to", targets, "--out", str(out), "--work-dir", str(work),
+        "--reference-text", str(sample.reference_text), "--reference-rttm", str(sample.rttm),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, sample, polydub_bin):
+    base = tmp_path_factory.mktemp("e2e")
+    work = base / "work"
+    reports = {}
+    for name, targets in (("first", "es"), ("added", "es,ca"), ("repeat", "es,ca")):
+        reports[name] = _localize(polydub_bin, sample, base / name, work, targets)
+    workdir = WorkDir(work, file_sha256(sample.video))
+    return {"base": base, "reports": reports, "work": workdir}
+
+
+def _statuses(report: dict) -> dict[tuple[str, str | None], str]:
+    return {(s["stage"], s["language"]): s["status"] for s in report["stages"]}
+
+
+def test_first_run_computes_every_stage(runs):
+    stages = _statuses(runs["reports"]["first"])
+    expected = {(s, None) for s in SOURCE_STAGES} | {(s, "es") for s in LANGUAGE_STAGES}
+    assert set(stages) == expected
+    assert set(stages.values()) == {"computed"}
+
+
+def test_adding_a_language_reuses_the_source_side(runs):
+    stages = _statuses(runs["reports"]["added"])
+    for stage in SOURCE_STAGES:
+        assert stages[(stage, None)] == "reused", stage
+    for stage in LANGUAGE_STAGES:
+        assert stages[(stage, "es")] == "reused", stage
+        assert stages[(stage, "ca")] == "computed", stage
+
+
+def test_identical_rerun_recomputes_nothing(runs):
+    stages = _statuses(runs["reports"]["repeat"])
+    assert len(stages) == len(SOURCE_STAGES) + 2 * len(LANGUAGE_STAGES)
+    assert set(stages.values()) == {"reused"}
+
+
+def test_transcript_and_diarization_meet_the_bar(runs):
+    measures = runs["reports"]["first"]["source"]["measures"]
+    assert measures["speakers_found"] == 2
+    assert measures["transcript_wer"] <= 0.15
+    assert measures["diarization_error_rate"] <= 0.15
+
+
+@pytest.mark.parametrize("lang", ["es", "ca"])
+def test_video_keeps_duration_and_tags_its_audio(runs, sample, lang):
+    report = runs["reports"]["added"]
+    entry = report["languages"][lang]
+    src = ffmpeg.probe(str(sample.video))
+    out = ffmpeg.probe(entry["outputs"]["video"])
+    fps = 25.0
+    assert abs(float(out["format"]["duration"]) - float(src["format"]["duration"])) <= 1.0 / fps
+    audio = [s for s in out["streams"] if s["codec_type"] == "audio"]
+    video = [s for s in out["streams"] if s["codec_type"] == "video"]
+    assert len(video) == 1 and video[0]["codec_name"] == "h264"
+    assert [s["tags"]["language"] for s in audio] == [LANG_TAGS[lang]]
+    assert entry["lip_sync"] == "off"
+
+
+@pytest.mark.parametrize("lang", ["es", "ca"])
+def test_subtitles_have_one_cue_per_line_in_the_target_language(runs, lang):
+    import langid
+
+    entry = runs["reports"]["added"]["languages"][lang]
+    identifier = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
+    identifier.set_languages(["en", "es", "ca", "eo", "fr", "it", "pt"])
+    for kind in ("srt", "vtt"):
+        subs = pysubs2.load(entry["outputs"][kind])
+        assert len(subs) == len(entry["lines"])
+        for cue, line in zip(subs, entry["lines"]):
+            assert cue.plaintext.strip()
+            assert cue.plaintext.replace("\n", " ").strip() == line["target_text"].strip()
+    text = " ".join(line["target_text"] for line in entry["lines"])
+    assert identifier.classify(text)[0] == lang
+
+
+def test_timing_bounds_and_zero_drift(runs):
+    report = runs["reports"]["added"]
+    low, high = report["speed_bounds"]
+    for entry in report["languages"].values():
+        for line in entry["lines"]:
+            assert low - 1e-6 <= line["speed_factor"] <= high + 1e-6
+            assert line["placed_start"] == line["start"]  # placed at its original start: drift 0
+        assert entry["measures"]["drift_s"] == 0.0
+
+
+def test_every_line_is_audible_inside_its_window(runs, sample):
+    report = runs["reports"]["added"]
+    duration = report["source"]["media"]["duration"]
+    for lang in ("es", "ca"):
+        stem = MixResult.load(_stage_dir(runs, "mix", lang) / "result.json").speech_stem
+        samples, _ = read_audio(stem, 16000)
+        regions = speech_regions(samples)
+        lines = report["languages"][lang]["lines"]
+        starts = [l["start"] for l in lines][1:] + [duration]
+        for line, next_start in zip(lines, starts):
+            over = line["over_bound"]
+            assert line["placed_end"] <= next_start + 1e-3 or over, line
+            assert speech_fraction(regions, line["placed_start"], line["placed_end"]) >= 0.5, line
+        assert report["languages"][lang]["measures"]["lines_audible"] == len(lines)
+
+
+def _stage_dir(runs, stage: str, lang: str) -> Path:
+    work: WorkDir = runs["work"]
+    key = next(r.key for r in work.ledger() if r.stage == stage and r.language == lang)
+    return work.stage_dir(stage, key)
+
+
+def test_dubbed_voices_differ_and_each_speaker_keeps_one(runs):
+    entry = runs["reports"]["added"]["languages"]["es"]
+    assert len({v["speaker"] for v in entry["voices"]}) == len(entry["voices"]) == 2
+    assert len({(v["name"], v["pitch"]) for v in entry["voices"]}) == 2
+    dub = Dub.load(_stage_dir(runs, "fit_timing", "es") / "result.json")
+    lines = [(line.speaker, line.audio) for line in dub.lines]
+    speakers = sorted({spk for spk, _ in lines})
+    emb = [(spk, embed(read_audio(path, 16000)[0])) for spk, path in lines]
+    within = [cosine(a, b) for i, (sa, a) in enumerate(emb) for sb, b in emb[i + 1 :] if sa == sb]
+    across = [cosine(a, b) for i, (sa, a) in enumerate(emb) for sb, b in emb[i + 1 :] if sa != sb]
+    assert np.mean(across) < np.mean(within) - 0.1
+    centroids = {s: np.mean([e for spk, e in emb if spk == s], axis=0) for s in speakers}
+    for spk, e in emb:  # every line sounds like its own speaker's voice, not the other's
+        own = cosine(e, centroids[spk])
+        assert all(own > cosine(e, centroids[o]) for o in speakers if o != spk)
+
