@@ -1,0 +1,38 @@
+"""Translation stage: the interface every backend follows, and the factory that picks one."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from polydub.errors import BackendUnavailableError
+
+BACKENDS = ("apertium",)
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """Translates lines of text between languages given as ISO 639-1 codes."""
+
+    name: str
+    version: str  # backend and installed pair versions, for cache keys
+
+    def supported_targets(self, source: str) -> list[str]:
+        """Target languages this backend can translate ``source`` into."""
+        ...
+
+    def check_pair(self, source: str, target: str) -> None:
+        """Raise UnsupportedLanguageError (naming the supported targets) unless source→target works."""
+        ...
+
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
+        """One translation per input text, in order; empty inputs stay empty."""
+        ...
+
+
+def load_translator(backend: str = "apertium") -> Translator:
+    """The translation backend named ``backend``; fails at once if it is not installed."""
+    if backend == "apertium":
+        from models.translate.apertium import ApertiumTranslator
+
+        return ApertiumTranslator()
+    raise BackendUnavailableError(f"unknown translation backend '{backend}' (available: {', '.join(BACKENDS)})")
