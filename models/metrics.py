@@ -51,12 +51,18 @@ def write_rttm(diarization: Diarization, path: Path | str, uri: str = "source") 
     return Path(path)
 
 
-def diarization_error_rate(reference: Diarization, hypothesis: Diarization, collar: float = 0.0) -> float:
+def diarization_error_rate(
+    reference: Diarization, hypothesis: Diarization, collar: float = 0.0, duration: float | None = None
+) -> float:
     """DER of ``hypothesis`` against ``reference`` (pyannote.metrics, optimal speaker mapping).
 
-    ``collar`` is the total width in seconds ignored around each reference boundary.
+    ``collar`` is the total width in seconds ignored around each reference boundary;
+    ``duration`` (the recording's length) sets the evaluated region, default: both extents.
     """
+    from pyannote.core import Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    metric = DiarizationErrorRate(collar=collar)
-    return float(metric(to_annotation(reference), to_annotation(hypothesis)))
+    if duration is None:
+        duration = max((t.end for t in [*reference.turns, *hypothesis.turns]), default=0.0)
+    uem = Timeline([Segment(0.0, duration)])
+    return float(DiarizationErrorRate(collar=collar)(to_annotation(reference), to_annotation(hypothesis), uem=uem))

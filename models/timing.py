@@ -31,7 +31,9 @@ from models.synthesize import line_wav_name, voice_for
 from polydub.errors import InputError
 from polydub.workdir import copy_atomic
 
-MAX_DURATION_MISS = 0.03  # re-synthesize once more when a line misses its planned length by more
+MAX_DURATION_MISS = 0.03  # re-synthesize when a line misses its planned length by more
+MAX_ATTEMPTS = 3
+BOUND_MARGIN = 0.02  # a corrected take aims this far inside the bounds (espeak rates are whole words per minute)
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def fit_timing(
 ) -> Dub:
     """Re-speak every line at its planned speed (espeak's rate), checking the real length.
 
-    A line that misses its planned length by more than 3 % is spoken once more at a
-    corrected speed; the closer of the two takes. A line at speed 1 keeps (a copy of) its
+    A line that misses its planned length by more than 3 %, or whose real speed falls
+    outside the bounds, is spoken again at a corrected rate (at most three takes). A line at speed 1 keeps (a copy of) its
     natural recording; every line's audio ends up in ``out_dir``. Each DubbedLine starts
     at the original start and ends after its real audio; its speed is natural duration /
     final duration.
@@ -130,7 +132,7 @@ def fit_timing(
             copy_atomic(nat.audio, audio)
             duration = nat.duration
         else:
-            duration = _speak_to_length(synth, line.target_text, voice, language, audio, place.speed, place.duration)
+            duration = _speak_to_length(synth, line.target_text, voice, language, audio, nat.duration, place.speed, place.duration, bounds)
         dubbed.append(
             DubbedLine(
                 index=line.index,
@@ -150,17 +152,29 @@ def fit_timing(
     return Dub(language=language, lines=dubbed, voices=voices, speed_bounds=(bounds.min_speed, bounds.max_speed))
 
 
-def _speak_to_length(synth, text: str, voice: Voice, language: str, out: Path, speed: float, target: float) -> float:
-    """Speak at ``speed``; if the result misses ``target`` seconds by > 3 %, correct the speed once."""
-    first = synth.synthesize(text, voice, language, out, speed=speed)
-    if first <= 0 or abs(first - target) <= MAX_DURATION_MISS * target:
-        return first
-    retry = out.with_name(out.stem + ".retry" + out.suffix)
-    try:
-        second = synth.synthesize(text, voice, language, retry, speed=speed * first / target)
-        if abs(second - target) < abs(first - target):
-            retry.replace(out)
-            return second
-        return first
-    finally:
-        retry.unlink(missing_ok=True)
+def _speak_to_length(
+    synth, text: str, voice: Voice, language: str, out: Path, natural: float, speed: float, target: float, bounds: TimingBounds
+) -> float:
+    """Speak at ``speed``, correcting espeak's rate (at most ``MAX_ATTEMPTS`` times) until the
+    real length is within 3 % of ``target`` and its speed factor inside the bounds.
+
+    The best take (inside the bounds first, then closest to ``target``) is left at ``out``.
+    """
+    shortest, longest = natural / bounds.max_speed, natural / bounds.min_speed
+    best: tuple[tuple[bool, float], float] | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        take = out if attempt == 0 else out.with_name(f"{out.stem}.take{attempt}{out.suffix}")
+        got = synth.synthesize(text, voice, language, take, speed=speed)
+        in_bounds = shortest * (1 - 1e-9) <= got <= longest * (1 + 1e-9)
+        score = (not in_bounds, abs(got - target))
+        if best is None or score < best[0]:
+            if take != out:
+                take.replace(out)
+            best = (score, got)
+        else:
+            take.unlink(missing_ok=True)
+        if got <= 0 or (in_bounds and abs(got - target) <= MAX_DURATION_MISS * target):
+            break
+        aim = min(max(target, shortest * (1 + BOUND_MARGIN)), longest * (1 - BOUND_MARGIN))
+        speed *= got / aim
+    return best[1]

@@ -11,22 +11,31 @@ VAD_SAMPLE_RATE = 16000
 
 @lru_cache(maxsize=1)
 def silero_model():
-    """The process-wide silero-vad model (ONNX-free JIT build shipped in silero-vad)."""
+    """The process-wide silero-vad model (the JIT build shipped inside the silero-vad package)."""
     from silero_vad import load_silero_vad
 
     return load_silero_vad()
 
 
-def speech_regions(samples_16k: np.ndarray, min_silence_ms: int = 300, speech_pad_ms: int = 30, threshold: float = 0.5) -> list[tuple[float, float]]:
+def speech_regions(
+    samples_16k: np.ndarray,
+    threshold: float = 0.5,
+    min_speech_ms: int = 250,
+    min_silence_ms: int = 300,
+    speech_pad_ms: int = 30,
+) -> list[tuple[float, float]]:
     """Speech regions (start, end) in seconds of 16 kHz mono audio."""
     import torch
     from silero_vad import get_speech_timestamps
 
+    if samples_16k.size == 0:
+        return []
     stamps = get_speech_timestamps(
         torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
         silero_model(),
         sampling_rate=VAD_SAMPLE_RATE,
         threshold=threshold,
+        min_speech_duration_ms=min_speech_ms,
         min_silence_duration_ms=min_silence_ms,
         speech_pad_ms=speech_pad_ms,
         return_seconds=False,

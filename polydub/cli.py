@@ -11,6 +11,7 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,6 +22,9 @@ from rich.table import Table
 
 from polydub.config import LANGUAGE_STAGES, SOURCE_STAGES, LocalizeParams, Profile
 from polydub.errors import PolydubError
+
+# third-party deprecation chatter that users cannot act on
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="polydub: dub a video into other languages.")
 console = Console(stderr=True)
@@ -79,24 +83,26 @@ def print_summary(report: dict[str, Any], out_dir: Path) -> None:
         + (f", DER {src['diarization_error_rate']:.3f}" if src["diarization_error_rate"] is not None else "")
     )
     table = Table(title="polydub outputs")
-    for column in ("lang", "video", "lines", "speed", "over bound", "LUFS dub/src", "lip sync"):
+    for column in ("lang", "lines audible", "speed", "over bound", "LUFS dub/src", "lip sync"):
         table.add_column(column)
+    files = []
     for lang, entry in report["languages"].items():
         if entry["status"] != "completed":
-            table.add_row(lang, f"[red]failed: {entry['error']}[/]", "", "", "", "", "")
+            table.add_row(lang, f"[red]failed: {entry['error']}[/]", "", "", "", "")
             continue
         m = entry["measures"]
         table.add_row(
             lang,
-            entry["outputs"]["video"],
-            f"{m['lines_audible']}/{m['lines_total']} audible",
+            f"{m['lines_audible']}/{m['lines_total']}",
             f"{m['speed_min']:.2f}–{m['speed_max']:.2f}",
             str(len(m["lines_over_bound"])),
             f"{m['output_lufs']:.1f}/{m['source_lufs']:.1f}",
             entry["lip_sync"],
         )
+        files += [entry["outputs"][kind] for kind in ("video", "srt", "vtt")]
     out.print(table)
-    out.print(f"report: {out_dir / 'report.json'}")
+    out.print("outputs:\n" + "\n".join(f"  {f}" for f in files), highlight=False, soft_wrap=True)
+    out.print(f"report: {out_dir / 'report.json'}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -24,7 +24,9 @@ def source_measures(source, reference_text: str | None, reference_rttm: str | No
     if reference_text:
         measures["transcript_wer"] = word_error_rate(Path(reference_text).read_text(encoding="utf-8"), source.transcript.text)
     if reference_rttm:
-        measures["diarization_error_rate"] = diarization_error_rate(read_rttm(reference_rttm), source.diarization)
+        measures["diarization_error_rate"] = diarization_error_rate(
+            read_rttm(reference_rttm), source.diarization, duration=source.audio.media.duration
+        )
     return measures
 
 

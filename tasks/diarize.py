@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from models.data import Diarization, Lines, SourceAudio, SpeakerProfiles, Transcript
-from models.lines import build_lines
+from models.lines import align_lines_to_turns, build_lines
 from models.speakers import measure_speakers
 from polydub.workdir import WorkDir
 from tasks import backends
@@ -28,10 +28,10 @@ def diarize(work: WorkDir, audio: SourceAudio, backend: str) -> Diarization:
 
 @task(name="lines", cache_policy=NONE)
 def segment_lines(work: WorkDir, transcript: Transcript, diarization: Diarization) -> Lines:
-    """Lines from speaker turns and sentence ends."""
+    """Lines from speaker turns and sentence ends, edges snapped to the turns' voice activity."""
 
     def compute(folder: Path) -> Lines:
-        return Lines(lines=build_lines(transcript, diarization))
+        return Lines(lines=align_lines_to_turns(build_lines(transcript, diarization), diarization))
 
     return run_cached(work, "lines", Lines, compute, inputs=[transcript, diarization])
 

@@ -1,0 +1,106 @@
+"""faster-whisper backend: CTranslate2 Whisper with word timestamps and a VAD filter."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from faster_whisper import WhisperModel
+
+from models.audio import read_audio
+from models.data import Transcript, Word
+from models.languages import normalize
+from polydub.errors import BackendUnavailableError, InputError, UnsupportedLanguageError
+
+SAMPLE_RATE = 16000
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "beam_size": 5,
+    "vad_filter": True,  # silence gives no words instead of hallucinated ones
+    "condition_on_previous_text": False,  # one misheard phrase does not derail the rest
+    "no_speech_threshold": 0.6,
+}
+
+
+def model_identity(model: str | Path) -> str:
+    """A stable name for a model: a hub name as it is, a folder by name and content.
+
+    A folder is identified by its name and a hash of its config and weight size, so the
+    same model gives the same cache key wherever it is installed.
+    """
+    folder = Path(model)
+    if not folder.is_dir():
+        return str(model)
+    digest = hashlib.sha256()
+    for name in ("config.json", "vocabulary.txt", "vocabulary.json"):
+        if (folder / name).is_file():
+            digest.update((folder / name).read_bytes())
+    weights = folder / "model.bin"
+    digest.update(str(weights.stat().st_size if weights.is_file() else 0).encode())
+    return f"{folder.name}@{digest.hexdigest()[:12]}"
+
+
+class FasterWhisperTranscriber:
+    """Transcribes with a loaded ``faster_whisper.WhisperModel``."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model: WhisperModel, model_id: str, compute_type: str, **options: Any):
+        self.model = model
+        self.model_id = model_id
+        self.compute_type = compute_type
+        self.options = {**DEFAULT_OPTIONS, **options}
+
+    @classmethod
+    def from_pretrained(
+        cls, model: str | Path, device: str = "cpu", compute_type: str = "int8", **kw: Any
+    ) -> "FasterWhisperTranscriber":
+        """Load a model by hub name or CTranslate2 folder.
+
+        Keyword arguments that ``WhisperModel`` accepts (``cpu_threads``, ``download_root``,
+        ``local_files_only``, ...) go to it; the rest are transcription options
+        (``beam_size``, ``vad_filter``, ...).
+        """
+        load_keys = {"device_index", "cpu_threads", "num_workers", "download_root", "local_files_only", "revision"}
+        load_kw = {k: v for k, v in kw.items() if k in load_keys}
+        options = {k: v for k, v in kw.items() if k not in load_keys}
+        try:
+            whisper = WhisperModel(str(model), device=device, compute_type=compute_type, **load_kw)
+        except Exception as exc:  # hub errors, missing files, bad compute type: one clear line
+            raise BackendUnavailableError(f"cannot load faster-whisper model '{model}' on {device}: {exc}") from exc
+        return cls(whisper, model_identity(model), compute_type, **options)
+
+    @property
+    def version(self) -> str:
+        return f"faster-whisper{package_version('faster-whisper')}/{self.model_id}/{self.compute_type}"
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages the loaded model can transcribe (["en"] for an English-only model)."""
+        return list(self.model.supported_languages)
+
+    def transcribe(self, audio_16k: Path | str, language: str | None = None) -> Transcript:
+        """Words with timestamps and probabilities; ``Transcript.language`` is given or detected."""
+        path = Path(audio_16k)
+        if not path.is_file():
+            raise InputError(f"audio file not found: {path}")
+        if language is not None:
+            language = normalize(language)
+            if language not in self.languages:
+                raise UnsupportedLanguageError(
+                    f"transcription model {self.model_id} cannot transcribe '{language}' (it knows: {', '.join(self.languages[:10])})"
+                )
+        samples, _ = read_audio(path, sample_rate=SAMPLE_RATE)
+        words: list[Word] = []
+        detected = language or "en"
+        if samples.size:
+            segments, info = self.model.transcribe(samples, language=language, word_timestamps=True, **self.options)
+            words = [
+                Word(text=w.word.strip(), start=round(w.start, 3), end=round(w.end, 3), probability=round(w.probability, 4))
+                for segment in segments
+                for w in segment.words or []
+                if w.word.strip()
+            ]
+            detected = info.language
+        return Transcript(language=normalize(detected), words=words, model=self.version)
