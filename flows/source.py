@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow
 
 from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles, Transcript
 from polydub.config import Backends
+from polydub.errors import InputError
 from polydub.workdir import WorkDir
 from tasks.diarize import diarize, profile_speakers, segment_lines
 from tasks.ingest import ingest_source
@@ -41,6 +44,8 @@ def analyze_source(
     diarization_run = diarize.submit(work, audio, backends.diarize)
     transcript, diarization = transcript_run.result(), diarization_run.result()
     lines = segment_lines(work, transcript, diarization)
+    if not lines.lines:
+        raise InputError(f"no speech found in {Path(video).name}: there is nothing to dub")
     speakers = profile_speakers(work, audio, diarization)
     return SourceAnalysis(
         work_root=str(work_root), audio=audio, transcript=transcript, diarization=diarization, lines=lines, speakers=speakers

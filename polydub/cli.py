@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-# Quiet, offline defaults, set before Prefect or any model library is imported.
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Offline defaults, set before Prefect or any model library is imported (the
+# `--verbose` callback below chooses Prefect's log level, also before its import).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,6 +28,15 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="polydub: dub a video into other languages.")
 console = Console(stderr=True)
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs (flow and task runs, tracebacks)."),
+) -> None:
+    """polydub: dub a video into other languages."""
+    # errors reach the user as one `error:` line; Prefect's own tracebacks only with -v
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
 
 
 def _fail(message: str) -> None:
@@ -67,10 +76,14 @@ def run_localize(params: LocalizeParams) -> dict[str, Any]:
 
         events.add_listener(on_event)
         try:
-            return localize(params)
+            report = localize(params)
+        except BaseException:
+            bar.update(job, description="[red]stopped")
+            raise
         finally:
             events.remove_listener(on_event)
-            bar.update(job, description="done")
+        bar.update(job, description="done")
+        return report
 
 
 def print_summary(report: dict[str, Any], out_dir: Path) -> None:

@@ -60,3 +60,16 @@ def test_bad_input_is_refused_clearly(case, tmp_path, polydub_bin):
     assert len(message) == 1, done.stderr
     assert message[0].startswith("error:") and phrase in message[0], message[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_video_without_speech_is_refused_after_analysis(tmp_path, polydub_bin):
+    video = tmp_path / "tones.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4",
+           "-f", "lavfi", "-i", "sine=frequency=220:duration=4", "-filter:a", "volume=0.05",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-y", str(video)]
+    subprocess.run(cmd, check=True)
+    out = tmp_path / "out"
+    done = _run(polydub_bin, [str(video), "--to", "es", "--out", str(out), "--work-dir", str(tmp_path / "work")], tmp_path)
+    assert done.returncode != 0
+    assert "error: no speech found in tones.mp4" in done.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -160,3 +160,16 @@ def test_dubbed_voices_differ_and_each_speaker_keeps_one(runs):
         own = cosine(e, centroids[spk])
         assert all(own > cosine(e, centroids[o]) for o in speakers if o != spk)
 
+
+
+def test_each_run_records_a_summary_table_artifact(runs):
+    """The runs went through Prefect: their summary tables are stored as artifacts."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["polydub-summary"])))
+    assert len(artifacts) >= 3
+    assert all(a.type == "table" for a in artifacts)
+    languages = [sorted(row["language"] for row in json.loads(a.data)) for a in artifacts]
+    assert ["es"] in languages and ["ca", "es"] in languages
