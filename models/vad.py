@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
 
 VAD_SAMPLE_RATE = 16000
+# silero-vad keeps recurrent state inside the model object: one user at a time
+_MODEL_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -30,16 +33,17 @@ def speech_regions(
 
     if samples_16k.size == 0:
         return []
-    stamps = get_speech_timestamps(
-        torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
-        silero_model(),
-        sampling_rate=VAD_SAMPLE_RATE,
-        threshold=threshold,
-        min_speech_duration_ms=min_speech_ms,
-        min_silence_duration_ms=min_silence_ms,
-        speech_pad_ms=speech_pad_ms,
-        return_seconds=False,
-    )
+    with _MODEL_LOCK:
+        stamps = get_speech_timestamps(
+            torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
+            silero_model(),
+            sampling_rate=VAD_SAMPLE_RATE,
+            threshold=threshold,
+            min_speech_duration_ms=min_speech_ms,
+            min_silence_duration_ms=min_silence_ms,
+            speech_pad_ms=speech_pad_ms,
+            return_seconds=False,
+        )
     return [(s["start"] / VAD_SAMPLE_RATE, s["end"] / VAD_SAMPLE_RATE) for s in stamps]
 
 
