@@ -13,11 +13,13 @@ import argparse
 import os
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
 def run_once(sample, targets: list[str], root: Path) -> tuple[float, dict]:

@@ -65,7 +65,7 @@ def run_localize(params: LocalizeParams) -> dict[str, Any]:
         job = bar.add_task("starting Prefect", total=total)
 
         def on_event(event: events.StageEvent) -> None:
-            where = f"{event.stage}" + (f" [{event.language}]" if event.language else "")
+            where = event.stage + (f" · {event.language}" if event.language else "")
             if event.status == "started":
                 bar.update(job, description=where)
             elif event.status == "failed":

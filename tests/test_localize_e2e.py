@@ -26,25 +26,25 @@ pytestmark = pytest.mark.e2e
 LANG_TAGS = {"es": "spa", "ca": "cat"}
 
 
-def _localize(polydub_bin: str, sample, out: Path, work: Path, targets: str) -> dict:
+def _localize(polydub_bin: str, sample, out: Path, work: Path, targets: str) -> tuple[dict, str]:
     cmd = [
         polydub_bin, "localize", str(sample.video), "--to", targets, "--out", str(out), "--work-dir", str(work),
         "--reference-text", str(sample.reference_text), "--reference-rttm", str(sample.rttm),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads((out / "report.json").read_text())
+    return json.loads((out / "report.json").read_text()), done.stderr
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, sample, polydub_bin):
     base = tmp_path_factory.mktemp("e2e")
     work = base / "work"
-    reports = {}
+    reports, progress = {}, {}
     for name, targets in (("first", "es"), ("added", "es,ca"), ("repeat", "es,ca")):
-        reports[name] = _localize(polydub_bin, sample, base / name, work, targets)
+        reports[name], progress[name] = _localize(polydub_bin, sample, base / name, work, targets)
     workdir = WorkDir(work, file_sha256(sample.video))
-    return {"base": base, "reports": reports, "work": workdir}
+    return {"base": base, "reports": reports, "progress": progress, "work": workdir}
 
 
 def _statuses(report: dict) -> dict[tuple[str, str | None], str]:
@@ -56,6 +56,14 @@ def test_first_run_computes_every_stage(runs):
     expected = {(s, None) for s in SOURCE_STAGES} | {(s, "es") for s in LANGUAGE_STAGES}
     assert set(stages) == expected
     assert set(stages.values()) == {"computed"}
+
+
+def test_progress_shows_every_stage(runs):
+    shown = runs["progress"]["added"]
+    for stage in SOURCE_STAGES:
+        assert f"✓ {stage} reused" in shown
+    for stage in LANGUAGE_STAGES:
+        assert f"✓ {stage} · es reused" in shown and f"✓ {stage} · ca computed" in shown
 
 
 def test_adding_a_language_reuses_the_source_side(runs):
