@@ -37,10 +37,18 @@ def duration_seconds(path: Path | str) -> float:
     return info.frames / float(info.samplerate)
 
 
-def rms_envelope(samples: np.ndarray, sample_rate: int, hop_seconds: float = 0.01, window_seconds: float = 0.03) -> np.ndarray:
-    """Root-mean-square envelope of mono audio, one value per hop."""
-    hop = max(1, int(round(hop_seconds * sample_rate)))
-    win = max(hop, int(round(window_seconds * sample_rate)))
-    padded = np.pad(samples.astype(np.float64), (win // 2, win // 2))
-    power = np.convolve(padded**2, np.ones(win) / win, mode="valid")
-    return np.sqrt(power[::hop][: int(np.ceil(len(samples) / hop))])
+def speech_bounds(samples: np.ndarray, top_db: float = 40.0) -> tuple[int, int]:
+    """First and one-past-last sample of the part louder than ``top_db`` below the peak
+    (librosa's frame-RMS trim); (0, 0) for a silent clip."""
+    import librosa
+
+    if samples.size == 0 or not np.any(samples):
+        return 0, 0
+    _, (start, end) = librosa.effects.trim(samples, top_db=top_db, frame_length=512, hop_length=128)
+    return int(start), int(end)
+
+
+def trim_silence(samples: np.ndarray, top_db: float = 40.0) -> np.ndarray:
+    """``samples`` without leading and trailing silence (see ``speech_bounds``)."""
+    start, end = speech_bounds(samples, top_db)
+    return samples[start:end]

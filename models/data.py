@@ -13,17 +13,11 @@ from pydantic import BaseModel, Field
 
 
 class Record(BaseModel):
-    """Base class: JSON round-trip helpers shared by every data object."""
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
-
-    @classmethod
-    def from_json(cls, text: str):
-        return cls.model_validate_json(text)
+    """Base class of every data object: pydantic JSON (``model_dump_json``) plus ``load``."""
 
     @classmethod
     def load(cls, path: Path | str):
+        """Read an object from a JSON file written with ``model_dump_json``."""
         return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 

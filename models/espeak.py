@@ -46,10 +46,3 @@ def speak_to_wav(
     ]
     subprocess.run(cmd, input=text.encode("utf-8"), check=True, capture_output=True)
     return out
-
-
-def phonemes(text: str, voice: str = "en-us") -> str:
-    """espeak-ng's phoneme transcription of ``text`` (IPA), for mouth-shape hints."""
-    cmd = [espeak_binary(), "-q", "--ipa", "-v", voice, "--stdin"]
-    done = subprocess.run(cmd, input=text.encode("utf-8"), check=True, capture_output=True)
-    return done.stdout.decode("utf-8").strip()

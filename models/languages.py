@@ -20,11 +20,6 @@ def alpha3(code: str) -> str:
     return langcodes.Language.get(normalize(code)).to_alpha3()
 
 
-def display_name(code: str) -> str:
-    """English name of a language ("eo" -> "Esperanto")."""
-    return langcodes.Language.get(normalize(code)).display_name()
-
-
 def parse_targets(spec: str | list[str]) -> list[str]:
     """Parse "es,ca" (or a list) into normalized codes; refuse empty and duplicate lists."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)

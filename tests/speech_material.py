@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.audio import read_audio, rms_envelope, write_wav
+from models.audio import read_audio, trim_silence, write_wav
 from models.data import Diarization, SpeakerTurn
 from models.espeak import speak_to_wav
 from models.metrics import read_rttm
@@ -64,16 +64,6 @@ def speak_16k(text: str, speaker: Speaker, work_dir: Path) -> np.ndarray:
     raw = speak_to_wav(text, Path(work_dir) / "utterance.wav", voice=speaker.voice, pitch=speaker.pitch, rate_wpm=speaker.rate_wpm)
     samples, _ = read_audio(raw, sample_rate=SAMPLE_RATE)
     return trim_silence(samples)
-
-
-def trim_silence(samples: np.ndarray, below_peak_db: float = 40.0) -> np.ndarray:
-    """Cut leading and trailing stretches whose 10 ms RMS stays ``below_peak_db`` under the loudest."""
-    envelope = rms_envelope(samples, SAMPLE_RATE)
-    loud = np.flatnonzero(envelope > envelope.max(initial=0.0) * 10 ** (-below_peak_db / 20))
-    if loud.size == 0:
-        return samples[:0]
-    hop = SAMPLE_RATE // 100
-    return samples[loud[0] * hop : min(len(samples), (loud[-1] + 1) * hop)]
 
 
 def conversation(

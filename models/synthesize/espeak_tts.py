@@ -23,7 +23,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from models.audio import read_audio, write_wav
+from models.audio import read_audio, trim_silence, write_wav
 from models.data import SpeakerProfile, Voice
 from models.espeak import DEFAULT_RATE_WPM, espeak_binary, speak_to_wav
 from models.languages import normalize
@@ -142,7 +142,7 @@ class EspeakSynthesizer:
             if text.strip():
                 speak_to_wav(text, tmp, voice=espeak_voice, pitch=voice.pitch, rate_wpm=round(DEFAULT_RATE_WPM * speed))
                 samples, rate = read_audio(tmp)
-                samples = _trim(samples)
+                samples = trim_silence(samples, TRIM_TOP_DB)
             write_wav(tmp, samples, rate)
         return len(samples) / float(rate)
 
@@ -150,11 +150,3 @@ class EspeakSynthesizer:
 def _speaker_f0(speaker: SpeakerProfile) -> float:
     f0 = speaker.median_f0_hz
     return f0 if f0 > 0 and math.isfinite(f0) else UNKNOWN_F0_HZ
-
-
-def _trim(samples: np.ndarray) -> np.ndarray:
-    """Cut leading and trailing silence (more than TRIM_TOP_DB below the peak)."""
-    if samples.size == 0 or not np.any(samples):
-        return samples[:0]
-    _, (start, end) = librosa.effects.trim(samples, top_db=TRIM_TOP_DB, frame_length=512, hop_length=128)
-    return samples[start:end]

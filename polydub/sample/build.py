@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.audio import read_audio, write_wav
+from models.audio import read_audio, speech_bounds, write_wav
 from models.data import Diarization, Line, SpeakerTurn
 from models.espeak import speak_to_wav
 from models.metrics import write_rttm
@@ -46,21 +46,13 @@ class SampleFiles:
     reference_text: Path  # DIR/interview.txt: one script line per text line
 
 
-def speech_extent(samples: np.ndarray, threshold_db: float = TRIM_THRESHOLD_DB) -> tuple[int, int]:
-    """First and one-past-last sample louder than ``threshold_db`` below the peak."""
-    magnitude = np.abs(samples)
-    peak = float(magnitude.max()) if magnitude.size else 0.0
-    if peak <= 0.0:
-        raise ValueError("the clip is silent")
-    loud = np.flatnonzero(magnitude >= peak * 10 ** (threshold_db / 20))
-    return int(loud[0]), int(loud[-1]) + 1
-
-
 def spoken_line(text: str, speaker: script.Speaker, scratch: Path) -> np.ndarray:
     """One line spoken by espeak-ng: 48 kHz mono, trimmed to its speech, at SPEECH_RMS."""
     wav = speak_to_wav(text, scratch / "line.wav", voice=speaker.voice, pitch=speaker.pitch, rate_wpm=script.RATE_WPM)
     samples, _ = read_audio(wav, sample_rate=SAMPLE_RATE)
-    start, end = speech_extent(samples)
+    start, end = speech_bounds(samples, top_db=-TRIM_THRESHOLD_DB)
+    if end <= start:
+        raise ValueError(f"espeak-ng produced silence for: {text}")
     clip = samples[start:end].astype(np.float64)
     return clip * (SPEECH_RMS / np.sqrt(np.mean(clip**2)))
 
