@@ -8,14 +8,14 @@ the file is exactly as long as the picture, and appears atomically.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import ffmpeg
 
+from models.ingest import require_ffmpeg
 from models.languages import alpha3
-from polydub.errors import BackendUnavailableError, InputError, PolydubError
+from polydub.errors import InputError, PolydubError
 from polydub.workdir import atomic_path
 
 AUDIO_CODEC = "aac"
@@ -49,8 +49,7 @@ def mux_video(
 ) -> Path:
     """Write ``out``: ``video``'s picture (copied) + dubbed ``audio`` (+ optional original) tracks."""
     video, audio, out = Path(video), Path(audio), Path(out)
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        raise BackendUnavailableError("ffmpeg is not installed: apt-get install ffmpeg")
+    require_ffmpeg()
     for path in (video, audio, original_audio):
         if path is not None and not Path(path).exists():
             raise InputError(f"file not found: {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,17 @@ def _concat(samples: np.ndarray, spans: list[tuple[float, float]], rate: int) ->
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
+@lru_cache(maxsize=4)
+def _original_voices(source_16k: str, turns: tuple[tuple[str, float, float], ...]) -> dict[str, np.ndarray]:
+    """One embedding per original speaker, computed once and shared by every language."""
+    source, rate = read_audio(source_16k, VAD_SAMPLE_RATE)
+    speakers = sorted({spk for spk, _, _ in turns})
+    return {spk: embed(_concat(source, [(a, b) for s, a, b in turns if s == spk], rate)) for spk in speakers}
+
+
 def voice_similarity(source_16k: Path, diarization: Diarization, dub: Dub) -> dict[str, dict[str, float]]:
     """Per speaker: cosine of the dubbed voice to the same original speaker and to the others."""
-    source, rate = read_audio(source_16k, VAD_SAMPLE_RATE)
-    original = {
-        spk: embed(_concat(source, [(t.start, t.end) for t in diarization.turns if t.speaker == spk], rate))
-        for spk in diarization.speakers
-    }
+    original = _original_voices(str(source_16k), tuple((t.speaker, t.start, t.end) for t in diarization.turns))
     dubbed = {}
     for spk in {line.speaker for line in dub.lines}:
         clips = [read_audio(line.audio, VAD_SAMPLE_RATE)[0] for line in dub.lines if line.speaker == spk]
