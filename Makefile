@@ -3,7 +3,7 @@
 
 VENV    ?= .venv
 PYTHON  ?= python3
-APT_PKGS = ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-eo-en libsndfile1
+APT_PKGS = ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-eo-en libsndfile1 chromium chromium-driver
 STAMP   := $(VENV)/.polydub-installed
 
 .PHONY: install system-deps demo test test-all bench clean
