@@ -10,12 +10,15 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from flows.fanout import run_languages_on_pool
 from flows.language import LanguageResult, localize_language
 from flows.source import analyze_source
 from polydub.config import LocalizeParams
 from polydub.errors import PolydubError
 from polydub.preflight import preflight
 from polydub.report import build_report, write_report
+from tasks.publish import publish
+from tasks.review_report import review_reports
 
 
 class LanguagesFailed(PolydubError):
@@ -43,14 +46,8 @@ def _summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="localize")
-def localize(params: LocalizeParams) -> dict[str, Any]:
-    """ingest → transcribe ∥ diarize → lines → for each language in parallel: dub → report."""
-    started = time.time()
-    preflight(params)
-    source = analyze_source(
-        str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s
-    )
+def _run_languages_here(source, params: LocalizeParams) -> tuple[dict[str, LanguageResult], dict[str, str]]:
+    """Every language as a subflow in a thread of this process."""
 
     def run_language(language: str):
         return localize_language(
@@ -62,12 +59,12 @@ def localize(params: LocalizeParams) -> dict[str, Any]:
             params.min_speed,
             params.max_speed,
             params.keep_original_audio,
+            review=params.review,
             return_state=True,
         )
 
     with ThreadPoolExecutor(max_workers=len(params.targets)) as pool:
         states = dict(zip(params.targets, pool.map(run_language, params.targets)))
-
     results: dict[str, LanguageResult] = {}
     failures: dict[str, str] = {}
     for language, state in states.items():
@@ -75,9 +72,30 @@ def localize(params: LocalizeParams) -> dict[str, Any]:
             results[language] = state.result()
         else:
             failures[language] = state.message or "failed"
+    return results, failures
+
+
+@flow(name="localize")
+def localize(params: LocalizeParams) -> dict[str, Any]:
+    """ingest → transcribe ∥ diarize → lines → for each language in parallel: dub → report.
+
+    Languages run in this process, or, with `language_deployment`, as child flow runs on its work pool.
+    """
+    started = time.time()
+    preflight(params)
+    source = analyze_source(
+        str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s
+    )
+
+    if params.language_deployment:  # each language a child flow run on the (GPU) pool
+        results, failures = run_languages_on_pool(source, params)
+    else:
+        results, failures = _run_languages_here(source, params)
     runs = [r for r in source.work.ledger() if r.finished_at >= started]
     report = build_report(params, source, results, failures, runs)
+    review_reports(source.work, report, source.faces, params.out_dir)  # DIR/<stem>.<lang>.report.html + artifacts
     write_report(report, Path(params.out_dir))
+    publish(report, params.out_dir, params.deliver_to)  # OUT/manifest.json; a copy at deliver_to
     create_table_artifact(key="polydub-summary", table=_summary_rows(report), description=f"polydub: {Path(params.video).name}")
     if failures:
         detail = "; ".join(f"{lang}: {err}" for lang, err in failures.items())

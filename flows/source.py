@@ -7,10 +7,12 @@ from pathlib import Path
 from prefect import flow
 
 from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles, Transcript
+from models.faces.records import FaceAnalysis, SpeakerFaces
 from polydub.config import Backends
 from polydub.errors import InputError
 from polydub.workdir import WorkDir
 from tasks.diarize import diarize, profile_speakers, segment_lines
+from tasks.faces import analyze_faces, match_faces
 from tasks.ingest import ingest_source
 from tasks.transcribe import transcribe
 
@@ -24,6 +26,8 @@ class SourceAnalysis(Record):
     diarization: Diarization
     lines: Lines
     speakers: SpeakerProfiles
+    faces: FaceAnalysis
+    speaker_faces: SpeakerFaces
 
     @property
     def work(self) -> WorkDir:
@@ -38,15 +42,25 @@ def analyze_source(
     backends: Backends = Backends(),
     max_duration_s: float | None = None,
 ) -> SourceAnalysis:
-    """ingest → (transcribe ∥ diarize) → lines → speaker profiles."""
+    """ingest → (transcribe ∥ diarize ∥ faces) → lines → speaker profiles → face ↔ speaker matching."""
     work, audio = ingest_source(video, work_root, max_duration_s)
     transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.transcribe_model, source_language)
     diarization_run = diarize.submit(work, audio, backends.diarize)
+    faces_run = analyze_faces.submit(work, audio, backends.faces)
     transcript, diarization = transcript_run.result(), diarization_run.result()
     lines = segment_lines(work, transcript, diarization)
     if not lines.lines:
         raise InputError(f"no speech found in {Path(video).name}: there is nothing to dub")
     speakers = profile_speakers(work, audio, diarization)
+    faces = faces_run.result()
+    speaker_faces = match_faces(work, faces, diarization)
     return SourceAnalysis(
-        work_root=str(work_root), audio=audio, transcript=transcript, diarization=diarization, lines=lines, speakers=speakers
+        work_root=str(work_root),
+        audio=audio,
+        transcript=transcript,
+        diarization=diarization,
+        lines=lines,
+        speakers=speakers,
+        faces=faces,
+        speaker_faces=speaker_faces,
     )

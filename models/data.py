@@ -9,16 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from models.lipsync.records import LipSyncQuality
+from models.record import Record
 
 
-class Record(BaseModel):
-    """Base class of every data object: pydantic JSON (``model_dump_json``) plus ``load``."""
-
-    @classmethod
-    def load(cls, path: Path | str):
-        """Read an object from a JSON file written with ``model_dump_json``."""
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 class MediaInfo(Record):
@@ -218,3 +214,4 @@ class LanguageQuality(Record):
     voice_similarity: dict[str, dict[str, float]] = Field(default_factory=dict)
     back_transcription: Optional[dict[str, float]] = None
     back_transcription_note: str = ""
+    lip_sync: Optional[LipSyncQuality] = None

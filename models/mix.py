@@ -1,4 +1,4 @@
-"""Mix the dubbed speech over the original soundtrack (lite profile: duck, no separation).
+"""Mix the dubbed speech over the original soundtrack (lite: duck the mix; studio: over the background stem).
 
 The original mix is ducked by ``duck_db`` while a dubbed line plays (smooth ramps of
 ``RAMP_S`` that finish as the speech starts and begin as it ends), the speech is added
@@ -7,6 +7,10 @@ on both channels, and the result is matched to the source's integrated loudness
 measured on a 4x oversampled signal; a look-ahead gain limiter holds the ceiling).
 Lines sit at their absolute sample positions and the output has exactly the source's
 number of samples, so nothing drifts. The whole soundtrack is processed in memory.
+
+With a separated background stem (studio profile, ``mix_over_background``) the dub is
+laid over the background at full level instead (no original dialogue to hide), with the
+same loudness matching and true-peak limiting.
 """
 
 from __future__ import annotations
@@ -45,7 +49,35 @@ def mix_dub(source_mix_48k: Path, dub: Dub, out_dir: Path, duck_db: float = -18.
     speech, spans = place_speech(dub, n)
     gain = duck_gain(spans, n, duck_db)
     mix = source * gain[:, None] + speech[:, None]
-    source_lufs = float(meter.integrated_loudness(source))
+    return _finish_mix(mix, speech, float(meter.integrated_loudness(source)), meter, Path(out_dir))
+
+
+def mix_over_background(
+    background_48k: Path, dub: Dub, out_dir: Path, source_mix_48k: Path | None = None, duck_db: float = 0.0
+) -> MixResult:
+    """Mix the dub over the separated background stem (studio profile) instead of ducking the original mix.
+
+    The background (music/effects, no original dialogue) plays at full level unless
+    ``duck_db`` < 0 asks for a light duck under the dub. The result is matched to the
+    loudness of ``source_mix_48k`` (the original mix, dialogue included; the background
+    itself when not given) under the same true-peak ceiling as ``mix_dub``, with exactly
+    the background's number of samples. Writes ``speech.wav`` and ``mix.wav`` like ``mix_dub``.
+    """
+    background = _read_stereo(Path(background_48k))
+    n = len(background)
+    meter = pyloudnorm.Meter(SAMPLE_RATE)
+    if n < int(meter.block_size * SAMPLE_RATE):
+        raise InputError(f"background audio {background_48k} is shorter than {meter.block_size} s; cannot measure its loudness")
+    reference = _read_stereo(Path(source_mix_48k)) if source_mix_48k is not None else background
+    speech, spans = place_speech(dub, n)
+    gain = duck_gain(spans, n, duck_db) if duck_db < 0 else np.ones(n, dtype=np.float32)
+    mix = background * gain[:, None] + speech[:, None]
+    return _finish_mix(mix, speech, float(meter.integrated_loudness(reference)), meter, Path(out_dir))
+
+
+def _finish_mix(mix: np.ndarray, speech: np.ndarray, source_lufs: float, meter: pyloudnorm.Meter, out_dir: Path) -> MixResult:
+    """Match ``mix`` to the source loudness under the true-peak ceiling; write speech.wav and mix.wav."""
+    n = len(mix)
     target = source_lufs if np.isfinite(source_lufs) else FALLBACK_LUFS
     mix = match_loudness(mix, meter, target)
     true_peak = true_peak_dbtp(mix)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -17,8 +18,16 @@ import numpy as np
 from models.ingest import require_ffmpeg
 from polydub.errors import PolydubError
 
-ENCODE_CRF = 12  # visually lossless: decoded pixels outside a changed region stay ≥ 40 dB PSNR
+ENCODE_CRF = 10  # visually lossless: decoded pixels outside a changed region stay well above 40 dB PSNR
 ENCODE_PRESET = "veryfast"
+
+
+def frame_rate(fps: float) -> str:
+    """``fps`` as the exact rational ffmpeg expects: 29.97002997 -> "30000/1001", 25.0 -> "25/1"."""
+    rate = Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"frame rate must be positive, got {fps}")
+    return f"{rate.numerator}/{rate.denominator}"
 
 
 def _last_line(stderr: bytes) -> str:
@@ -69,9 +78,10 @@ class FrameWriter:
         require_ffmpeg()
         self.out, self.width, self.height = Path(out), width, height
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{fps:.6f}", "-i", "pipe:0"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", frame_rate(fps), "-i", "pipe:0"]
         if audio is not None:
-            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k", "-shortest"]
+            # the picture sets the length: a shorter track is padded with silence, a longer one cut
+            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-af", "apad", "-c:a", "aac", "-b:a", "192k", "-shortest"]
         cmd += ["-c:v", "libx264", "-preset", ENCODE_PRESET, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.out)]
         self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)

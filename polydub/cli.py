@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# a busy laptop can take longer than Prefect's default 20 s to start the temporary API server
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import sys
 import warnings
@@ -47,7 +49,8 @@ def _fail(message: str) -> None:
 def _validation_message(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
-    return f"{where}: {first.get('msg', 'invalid value')}"
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")  # our ValueErrors read as they are
+    return f"{where}: {message}"
 
 
 def run_localize(params: LocalizeParams) -> dict[str, Any]:
@@ -68,6 +71,8 @@ def run_localize(params: LocalizeParams) -> dict[str, Any]:
             where = event.stage + (f" · {event.language}" if event.language else "")
             if event.status == "started":
                 bar.update(job, description=where)
+            elif event.status == "progress":
+                bar.update(job, description=f"{where} {event.fraction:.0%}")
             elif event.status == "failed":
                 bar.console.print(f"  [red]✗[/] {where} failed after {event.seconds:.1f} s")
             else:
@@ -95,6 +100,16 @@ def print_summary(report: dict[str, Any], out_dir: Path) -> None:
         + (f", transcript WER {src['transcript_wer']:.3f}" if src["transcript_wer"] is not None else "")
         + (f", DER {src['diarization_error_rate']:.3f}" if src["diarization_error_rate"] is not None else "")
     )
+    faces = report["source"].get("faces")
+    if faces is not None:
+        seen = [f"{s['speaker']}={s['face']}" for s in faces["speakers"] if s["on_screen"]]
+        unseen = [s["speaker"] for s in faces["speakers"] if not s["on_screen"]]
+        out.print(
+            f"faces: {len(faces['identities'])} people in {len(faces['shots'])} shots"
+            + (f"; speaking faces {', '.join(seen)}" if seen else "")
+            + (f"; off-screen {', '.join(unseen)}" if unseen else ""),
+            highlight=False,
+        )
     table = Table(title="polydub outputs")
     for column in ("lang", "lines audible", "speed", "over bound", "LUFS dub/src", "lip sync"):
         table.add_column(column)
@@ -110,12 +125,31 @@ def print_summary(report: dict[str, Any], out_dir: Path) -> None:
             f"{m['speed_min']:.2f}–{m['speed_max']:.2f}",
             str(len(m["lines_over_bound"])),
             f"{m['output_lufs']:.1f}/{m['source_lufs']:.1f}",
-            entry["lip_sync"],
+            _lip_sync_cell(entry),
         )
         files += [entry["outputs"][kind] for kind in ("video", "srt", "vtt")]
     out.print(table)
     out.print("outputs:\n" + "\n".join(f"  {f}" for f in files), highlight=False, soft_wrap=True)
     out.print(f"report: {out_dir / 'report.json'}", highlight=False, soft_wrap=True)
+    for lang, entry in report["languages"].items():  # the review page of each language (None: it failed)
+        page = entry.get("outputs", {}).get("report_html")
+        if page:
+            out.print(f"report: {page}", highlight=False, soft_wrap=True)
+        elif entry["status"] == "completed":
+            out.print(f"report: {lang} review page not written (see the log)", highlight=False, soft_wrap=True)
+
+
+def _lip_sync_cell(entry: dict[str, Any]) -> str:
+    """'on: sync 0.71 (source 0.10)' with the weakest speaking face's scores, or why lip sync is off."""
+    lips = entry["measures"].get("lip_sync")
+    if not lips or lips["status"] != "on":
+        return entry["lip_sync"]
+    scored = [f for f in lips["faces"] if f["sync_output"] is not None]
+    if not scored:
+        return "on"
+    worst = min(scored, key=lambda f: f["sync_output"])
+    source = f" (source {worst['sync_source']:.2f})" if worst["sync_source"] is not None else ""
+    return f"on: sync {worst['sync_output']:.2f}{source}"
 
 
 @app.command()
@@ -131,6 +165,7 @@ def localize(
     keep_original_audio: bool = typer.Option(False, help="Keep the original audio as a second track."),
     reference_text: Optional[Path] = typer.Option(None, help="Reference transcript, to report the WER."),
     reference_rttm: Optional[Path] = typer.Option(None, help="Reference speaker turns (RTTM), to report the DER."),
+    deliver_to: Optional[str] = typer.Option(None, "--deliver-to", help="Also copy the outputs and manifest.json to this folder or fsspec URL (s3://bucket/prefix)."),
 ) -> None:
     """Dub VIDEO into the target languages: DIR/<stem>.<lang>.mp4, .srt, .vtt and DIR/report.json."""
     try:
@@ -140,6 +175,7 @@ def localize(
             keep_original_audio=keep_original_audio,
             reference_text=str(reference_text) if reference_text else None,
             reference_rttm=str(reference_rttm) if reference_rttm else None,
+            deliver_to=deliver_to,
         )
         report = run_localize(params)
     except PolydubError as exc:
@@ -178,6 +214,64 @@ def demo(
     except PolydubError as exc:
         _fail(str(exc))
     print_summary(report, outputs)
+
+
+@app.command()
+def watch(
+    folder: Path = typer.Argument(..., help="The inbox folder to watch."),
+    to: str = typer.Option("es", "--to", help="Target languages of each dropped video, comma-separated."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output root; a video's outputs go to OUT/<its name>/ (default: DIR-dubbed beside DIR)."),
+    deliver_to: Optional[str] = typer.Option(None, "--deliver-to", help="Also deliver each job to this folder or fsspec URL (s3://bucket/prefix); a sub-folder per video."),
+    source_language: str = typer.Option("en", "--from", help="Language spoken in the videos."),
+    profile: Profile = typer.Option(Profile.lite, "--profile", help="lite or studio."),
+    settle: float = typer.Option(5.0, "--settle", min=0, help="Seconds a file's size and mtime must hold still before it is announced."),
+    once: bool = typer.Option(False, "--once", help="Announce the videos present now (once each has settled), then exit."),
+) -> None:
+    """Emit a `polydub.source.dropped` Prefect event for each new video in FOLDER (the `localize` trigger runs it)."""
+    import logging
+
+    from prefect.settings import PREFECT_API_URL
+
+    from polydub.watch import DropOptions, watch_folder
+
+    folder = folder.absolute()
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    out = (out or folder.parent / f"{folder.name}-dubbed").absolute()
+    if out.resolve().is_relative_to(folder.resolve()):
+        _fail(f"the output folder {out} must not be inside the watched folder")
+    if not PREFECT_API_URL.value():
+        _fail("set PREFECT_API_URL to your Prefect server (events go to the server whose trigger runs `localize`)")
+    try:
+        params = LocalizeParams(video=str(folder), targets=to, source_language=source_language, profile=profile, deliver_to=deliver_to)
+    except PolydubError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(_validation_message(exc))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    options = DropOptions(tuple(params.targets), out, params.source_language, params.deliver_to, params.profile.value)
+    say = Console()
+    say.print(f"watching {folder} → {out} ({', '.join(params.targets)}); settle {settle:g} s", highlight=False)
+    watch_folder(folder, options, settle, once, on_sent=lambda d: say.print(f"dropped {d.payload['path']} (event {d.id})", highlight=False))
+
+
+@app.command()
+def setup(
+    gpu_slots: int = typer.Option(1, "--gpu-slots", min=1, help="How many language runs may use the GPUs at once."),
+    gpu_pool_type: str = typer.Option("docker", "--gpu-pool-type", help="Type of the polydub-gpu pool: process, docker or kubernetes."),
+) -> None:
+    """Create the work pools polydub-cpu and polydub-gpu and the concurrency limit 'polydub-gpu' (PREFECT_API_URL's server)."""
+    from polydub.config import GPU_CONCURRENCY_LIMIT
+    from polydub.setup import CPU_POOL, GPU_POOL, ensure_gpu_limit, ensure_work_pool
+
+    out = Console()
+    try:
+        for pool, kind in ((CPU_POOL, "process"), (GPU_POOL, gpu_pool_type)):
+            out.print(f"work pool '{pool}' ({kind}): {ensure_work_pool(pool, kind)}")
+        done = ensure_gpu_limit(gpu_slots)
+    except Exception as exc:  # server unreachable, refused, bad type: one line, not a traceback
+        _fail(f"polydub setup failed: {exc}")
+    out.print(f"concurrency limit '{GPU_CONCURRENCY_LIMIT}' {done}: {gpu_slots} slot(s)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -11,8 +11,19 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.languages import parse_targets
 
-SOURCE_STAGES = ("ingest", "transcribe", "diarize", "lines", "speakers")
-LANGUAGE_STAGES = ("translate", "synthesize", "fit_timing", "mix", "deliver", "quality")
+SOURCE_STAGES = ("ingest", "transcribe", "diarize", "faces", "lines", "speakers", "active_speaker")
+LANGUAGE_STAGES = ("translate", "synthesize", "fit_timing", "mix", "lipsync", "deliver", "quality")
+
+# Languages some profile can dub into (lite: Apertium pairs; studio: XTTS-v2), offered as the
+# form's choices. Whether this machine's backend has a pair is checked when a language runs.
+LANGUAGES = (
+    "ar", "ca", "cs", "de", "en", "eo", "es", "fr", "gl", "hi", "hu", "it",
+    "ja", "ko", "nl", "oc", "pl", "pt", "ru", "tr", "zh",
+)
+# The Prefect global concurrency limit that caps GPU use (created by `polydub setup`).
+GPU_CONCURRENCY_LIMIT = "polydub-gpu"
+# The per-language deployment on the GPU pool (prefect.yaml).
+GPU_LANGUAGE_DEPLOYMENT = "localize-language/localize-language-gpu"
 
 
 class Profile(str, Enum):
@@ -25,11 +36,13 @@ class Profile(str, Enum):
 class Backends(BaseModel):
     """The backend chosen for each stage; the profile's defaults, overridable per run."""
 
-    transcribe: str = "faster-whisper"
-    transcribe_model: Optional[str] = Field(None, description="Model name or path; empty = the profile's default")
-    diarize: str = "vad-cluster"
-    translate: str = "apertium"
-    synthesize: str = "espeak"
+    transcribe: str = Field("faster-whisper", title="Transcription backend")
+    transcribe_model: Optional[str] = Field(None, title="Transcription model", description="Model name or path; empty = the profile's default")
+    diarize: str = Field("vad-cluster", title="Diarization backend")
+    translate: str = Field("apertium", title="Translation backend")
+    synthesize: str = Field("espeak", title="Speech synthesis backend")
+    faces: str = Field("dlib", title="Face analysis backend")
+    lipsync: str = Field("lite", title="Lip-sync backend")
 
     @classmethod
     def for_profile(cls, profile: Profile) -> "Backends":
@@ -54,9 +67,16 @@ def default_work_root() -> Path:
 class LocalizeParams(BaseModel):
     """Parameters of one localization job."""
 
-    video: str = Field(..., title="Source video", description="Path of the video to localize")
-    targets: list[str] = Field(["es"], title="Target languages", description="ISO 639-1 codes, e.g. es, ca, eo")
-    source_language: str = Field("en", title="Source language", description="ISO 639-1 code of the speech in the video")
+    video: str = Field(..., title="Source video", description="Path of the video to localize, as the worker sees it")
+    targets: list[str] = Field(
+        ["es"],
+        title="Target languages",
+        description="ISO 639-1 codes, e.g. es, ca, eo",
+        json_schema_extra={"items": {"type": "string", "enum": list(LANGUAGES)}, "minItems": 1, "uniqueItems": True},
+    )
+    source_language: str = Field(
+        "en", title="Source language", description="ISO 639-1 code of the speech in the video", json_schema_extra={"enum": list(LANGUAGES)}
+    )
     out_dir: str = Field("polydub-out", title="Output folder", description="Where the dubbed videos, subtitles and report.json go")
     work_dir: Optional[str] = Field(None, title="Work folder", description="Stage cache root; default $POLYDUB_WORK_DIR or ~/.cache/polydub/work")
     profile: Profile = Field(Profile.lite, title="Profile", description="lite: CPU, nothing downloaded; studio: GPU models")
@@ -66,11 +86,38 @@ class LocalizeParams(BaseModel):
     max_duration_s: float = Field(4 * 3600, gt=0, title="Longest source (s)", description="Refuse sources longer than this")
     reference_text: Optional[str] = Field(None, title="Reference transcript", description="Text file of what is said, for the WER measure")
     reference_rttm: Optional[str] = Field(None, title="Reference speaker turns", description="RTTM file, for the DER measure")
+    language_deployment: Optional[str] = Field(
+        None,
+        title="Language deployment (GPU pool)",
+        description=(
+            f"Run each language as a child flow run of this deployment, e.g. {GPU_LANGUAGE_DEPLOYMENT}, over the shared "
+            f"work folder, capped by the '{GPU_CONCURRENCY_LIMIT}' concurrency limit; empty: in this flow run's process"
+        ),
+    )
+    review: bool = Field(
+        False, title="Review translations", description="Pause each language after translation for its lines to be edited in the UI"
+    )
+    deliver_to: Optional[str] = Field(
+        None,
+        title="Deliver to",
+        description="Also copy the outputs and manifest.json to this folder or fsspec URL (/srv/out, file:///srv/out, s3://bucket/prefix)",
+    )
 
     @field_validator("targets", mode="before")
     @classmethod
     def _split_targets(cls, value):
         return parse_targets(value)
+
+    @field_validator("deliver_to")
+    @classmethod
+    def _known_destination(cls, value: Optional[str]) -> Optional[str]:
+        from polydub.delivery import DeliveryError, check_destination
+
+        try:
+            check_destination(value) if value else None
+        except DeliveryError as exc:
+            raise ValueError(str(exc)) from exc
+        return value or None
 
     @model_validator(mode="after")
     def _check(self) -> "LocalizeParams":

@@ -9,8 +9,12 @@ class InputError(PolydubError):
     """The source file cannot be localized (missing, corrupt, no audio, ...)."""
 
 
-class UnsupportedLanguageError(PolydubError):
-    """A requested language pair has no backend on this profile."""
+class UnsupportedLanguageError(PolydubError, ValueError):
+    """A requested language pair has no backend on this profile.
+
+    A ValueError too, so that pydantic reports it as a validation error of the field
+    (a readable message in the Prefect UI; the CLI prints it as one line).
+    """
 
 
 class BackendUnavailableError(PolydubError):

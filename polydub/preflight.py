@@ -26,9 +26,10 @@ def preflight(params: LocalizeParams) -> MediaInfo:
     from tasks import backends
 
     chosen = params.backends  # raises when the profile's backends are not available
-    translator = backends.translator(chosen.translate)
-    for target in params.targets:
-        translator.check_pair(params.source_language, target)
+    if not params.language_deployment:  # languages on a work pool check their pair on their own machine
+        translator = backends.translator(chosen.translate)
+        for target in params.targets:
+            translator.check_pair(params.source_language, target)
     media = ingest.validate(ingest.probe(params.video), params.max_duration_s)
     check_output_dir(Path(params.out_dir))
     return media

@@ -15,8 +15,9 @@ from typing import Callable
 class StageEvent:
     stage: str
     language: str | None
-    status: str  # "started", "computed", "reused" or "failed"
+    status: str  # "started", "progress", "computed", "reused" or "failed"
     seconds: float = 0.0
+    fraction: float | None = None  # with "progress": how much of the stage is done (0–1)
 
 
 Listener = Callable[[StageEvent], None]
@@ -41,3 +42,16 @@ def announce(event: StageEvent) -> None:
         listeners = list(_listeners)
     for listener in listeners:
         listener(event)
+
+
+def stage_progress(stage: str, language: str | None = None, step: float = 0.01) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback for long stages that announces every ``step`` of the work."""
+    last = [-1.0]
+
+    def report(done: int, total: int) -> None:
+        fraction = min(1.0, done / total) if total > 0 else 0.0
+        if fraction - last[0] >= step or fraction >= 1.0 > last[0]:
+            last[0] = fraction
+            announce(StageEvent(stage, language, "progress", fraction=fraction))
+
+    return report

@@ -9,6 +9,7 @@ from typing import Any
 
 from models.metrics import diarization_error_rate, read_rttm, word_error_rate
 from polydub import __version__
+from polydub.review_report.render import review_report_path
 from polydub.workdir import StageRun, write_text_atomic
 
 
@@ -28,6 +29,30 @@ def source_measures(source, reference_text: str | None, reference_rttm: str | No
             read_rttm(reference_rttm), source.diarization, duration=source.audio.media.duration
         )
     return measures
+
+
+def faces_section(source) -> dict[str, Any]:
+    """Shots, face tracks and the face each speaker was matched to (or off-screen)."""
+    faces, mapping = source.faces, source.speaker_faces
+    return {
+        "backend": faces.backend,
+        "shots": [s.model_dump() for s in faces.shots],
+        "identities": faces.identities,
+        "tracks": [
+            {"identity": t.identity, "shot": t.shot, "start_frame": t.start_frame, "end_frame": t.end_frame} for t in faces.tracks
+        ],
+        "speakers": [
+            {
+                "speaker": e.speaker,
+                "face": e.identity,
+                "on_screen": e.identity is not None,
+                "confidence": round(e.confidence, 3),
+                "scores": {k: round(v, 3) for k, v in e.scores.items()},
+            }
+            for e in mapping.speakers
+        ],
+        "silent_faces": mapping.silent_identities,
+    }
 
 
 def language_entry(result) -> dict[str, Any]:
@@ -59,6 +84,8 @@ def language_entry(result) -> dict[str, Any]:
 def build_report(params, source, results: dict[str, Any], failures: dict[str, str], runs: list[StageRun]) -> dict[str, Any]:
     """The whole job's report as a JSON-ready dict."""
     languages: dict[str, Any] = {lang: language_entry(res) for lang, res in results.items()}
+    for lang, entry in languages.items():  # the review page (polydub.review_report), rendered after this report is built
+        entry["outputs"]["report_html"] = str(review_report_path(params.out_dir, source.audio.media.path, lang))
     languages.update({lang: {"status": "failed", "error": err} for lang, err in failures.items()})
     return {
         "polydub_version": __version__,
@@ -72,6 +99,7 @@ def build_report(params, source, results: dict[str, Any], failures: dict[str, st
             "measures": source_measures(source, params.reference_text, params.reference_rttm),
             "speakers": [s.model_dump() for s in source.speakers.speakers],
             "lines": [l.model_dump() for l in source.lines.lines],
+            "faces": faces_section(source),
         },
         "speed_bounds": [params.min_speed, params.max_speed],
         "languages": languages,

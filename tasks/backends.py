@@ -31,3 +31,17 @@ def synthesizer(backend: str):
     from models.synthesize import load_synthesizer
 
     return load_synthesizer(backend)
+
+
+@lru_cache(maxsize=None)
+def face_analyzer(backend: str):
+    from models.faces import load_face_analyzer
+
+    return load_face_analyzer(backend)
+
+
+@lru_cache(maxsize=None)
+def lip_syncer(backend: str):
+    from models.lipsync import load_lip_syncer
+
+    return load_lip_syncer(backend)

@@ -12,18 +12,25 @@ from models.synthesize import synthesize_lines
 from models.timing import TimingBounds, fit_timing
 from polydub.workdir import WorkDir
 from tasks import backends
+from tasks.line_cache import CachedSynthesizer
 from tasks.stage import run_cached
 
 
 @task(name="synthesize", cache_policy=NONE)
 def synthesize(work: WorkDir, translated: TranslatedLines, speakers: SpeakerProfiles, backend: str) -> Synthesis:
-    """Each line spoken at natural speed by its speaker's voice (one voice per speaker)."""
+    """Each line spoken at natural speed by its speaker's voice (one voice per speaker).
+
+    Lines already spoken with the same text, voice and backend (an earlier run, or a review
+    that edited other lines) are copied from the work folder's line cache.
+    """
     synth = backends.synthesizer(backend)
     language = translated.language
 
     def compute(folder: Path) -> Synthesis:
-        voices = synth.assign_voices(speakers.speakers, language)
-        spoken = synthesize_lines(synth, translated.lines, voices, language, folder)
+        cached = CachedSynthesizer(synth, work)
+        voices = cached.assign_voices(speakers.speakers, language)
+        spoken = synthesize_lines(cached, translated.lines, voices, language, folder)
+        cached.write_record(folder)
         return Synthesis(language=language, voices=voices, lines=spoken)
 
     return run_cached(work, "synthesize", Synthesis, compute, inputs=[translated, speakers], backend=synth.version, language=language)
@@ -36,7 +43,10 @@ def fit(work: WorkDir, translated: TranslatedLines, synthesis: Synthesis, media_
     language = translated.language
 
     def compute(folder: Path) -> Dub:
-        return fit_timing(synth, translated.lines, synthesis.lines, synthesis.voices, language, media_duration, bounds, folder)
+        cached = CachedSynthesizer(synth, work)
+        dub = fit_timing(cached, translated.lines, synthesis.lines, synthesis.voices, language, media_duration, bounds, folder)
+        cached.write_record(folder)
+        return dub
 
     params = {"bounds": [bounds.min_speed, bounds.max_speed, bounds.gap_margin_s], "duration": media_duration}
     return run_cached(work, "fit_timing", Dub, compute, inputs=[translated, synthesis], params=params, backend=synth.version, language=language)

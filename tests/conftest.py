@@ -15,6 +15,7 @@ for key, value in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PYANNOTE_METRICS_ENABLED": "false",
     "HF_HUB_OFFLINE": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a loaded CI machine starts it slowly
 }.items():
     os.environ.setdefault(key, value)
 

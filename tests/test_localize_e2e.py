@@ -81,9 +81,13 @@ def test_identical_rerun_recomputes_nothing(runs):
     assert set(stages.values()) == {"reused"}
 
 
-def test_transcript_and_diarization_meet_the_bar(runs):
+def _truth(sample) -> dict:
+    return json.loads(sample.script.read_text(encoding="utf-8"))
+
+
+def test_transcript_and_diarization_meet_the_bar(runs, sample):
     measures = runs["reports"]["first"]["source"]["measures"]
-    assert measures["speakers_found"] == 2
+    assert measures["speakers_found"] == len(_truth(sample)["speakers"]) == 3
     assert measures["transcript_wer"] <= 0.15
     assert measures["diarization_error_rate"] <= 0.15
 
@@ -100,7 +104,9 @@ def test_video_keeps_duration_and_tags_its_audio(runs, sample, lang):
     video = [s for s in out["streams"] if s["codec_type"] == "video"]
     assert len(video) == 1 and video[0]["codec_name"] == "h264"
     assert [s["tags"]["language"] for s in audio] == [LANG_TAGS[lang]]
-    assert entry["lip_sync"] == "off"
+    assert entry["lip_sync"] == "on"
+    assert (video[0]["width"], video[0]["height"], video[0]["r_frame_rate"]) == (640, 360, "25/1")
+    assert int(video[0]["nb_frames"]) == int(next(s for s in src["streams"] if s["codec_type"] == "video")["nb_frames"])
 
 
 @pytest.mark.parametrize("lang", ["es", "ca"])
@@ -152,10 +158,11 @@ def _stage_dir(runs, stage: str, lang: str) -> Path:
     return work.stage_dir(stage, key)
 
 
-def test_dubbed_voices_differ_and_each_speaker_keeps_one(runs):
+def test_dubbed_voices_differ_and_each_speaker_keeps_one(runs, sample):
     entry = runs["reports"]["added"]["languages"]["es"]
-    assert len({v["speaker"] for v in entry["voices"]}) == len(entry["voices"]) == 2
-    assert len({(v["name"], v["pitch"]) for v in entry["voices"]}) == 2
+    speakers = len(_truth(sample)["speakers"])
+    assert len({v["speaker"] for v in entry["voices"]}) == len(entry["voices"]) == speakers
+    assert len({(v["name"], v["pitch"]) for v in entry["voices"]}) == speakers
     dub = Dub.load(_stage_dir(runs, "fit_timing", "es") / "result.json")
     lines = [(line.speaker, line.audio) for line in dub.lines]
     speakers = sorted({spk for spk, _ in lines})
@@ -164,7 +171,7 @@ def test_dubbed_voices_differ_and_each_speaker_keeps_one(runs):
     across = [cosine(a, b) for i, (sa, a) in enumerate(emb) for sb, b in emb[i + 1 :] if sa != sb]
     assert np.mean(across) < np.mean(within) - 0.1
     centroids = {s: np.mean([e for spk, e in emb if spk == s], axis=0) for s in speakers}
-    for spk, e in emb:  # every line sounds like its own speaker's voice, not the other's
+    for spk, e in emb:  # every line sounds like its own speaker's voice, not another's
         own = cosine(e, centroids[spk])
         assert all(own > cosine(e, centroids[o]) for o in speakers if o != spk)
 
@@ -181,3 +188,109 @@ def test_each_run_records_a_summary_table_artifact(runs):
     assert all(a.type == "table" for a in artifacts)
     languages = [sorted(row["language"] for row in json.loads(a.data)) for a in artifacts]
     assert ["es"] in languages and ["ca", "es"] in languages
+
+
+# ---- faces and lip sync (issue 3) ----
+
+
+def _true_speaker_of_found(report: dict, sample) -> dict[str, str]:
+    """Map each diarized speaker label to the script speaker it overlaps most."""
+    from models.metrics import read_rttm
+
+    truth = read_rttm(sample.rttm).turns
+    overlap: dict[str, dict[str, float]] = {}
+    for line in report["source"]["lines"]:
+        for turn in truth:
+            shared = min(line["end"], turn.end) - max(line["start"], turn.start)
+            if shared > 0:
+                row = overlap.setdefault(line["speaker"], {})
+                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
+    return {found: max(row, key=row.get) for found, row in overlap.items()}
+
+
+def _true_speaker_of_identity(runs, sample) -> dict[str, set[str]]:
+    """For each face identity, the script speakers whose face box holds its track's centre, per shot."""
+    from models.faces.records import FaceAnalysis
+
+    truth = _truth(sample)
+    work: WorkDir = runs["work"]
+    key = next(r.key for r in work.ledger() if r.stage == "faces")
+    faces = FaceAnalysis.load(work.stage_dir("faces", key) / "result.json")
+    owners: dict[str, set[str]] = {}
+    for track in faces.tracks:
+        boxes = track.load_geometry().boxes
+        x, y = (boxes[:, 0] + boxes[:, 2]).mean() / 2, (boxes[:, 1] + boxes[:, 3]).mean() / 2
+        shot = next(s for s in truth["shots"] if s["start_frame"] <= track.start_frame < s["end_frame"])
+        for speaker, (left, top, right, bottom) in shot["faces"].items():
+            if left <= x < right and top <= y < bottom:
+                owners.setdefault(track.identity, set()).add(speaker)
+    return owners
+
+
+def test_one_identity_per_person_across_the_shot_change(runs, sample):
+    faces = runs["reports"]["first"]["source"]["faces"]
+    assert len(faces["shots"]) == 2
+    assert len(faces["identities"]) == 2
+    for identity in faces["identities"]:
+        shots = {t["shot"] for t in faces["tracks"] if t["identity"] == identity}
+        assert shots == {0, 1}, f"{identity} is not seen in both shots"
+    owners = _true_speaker_of_identity(runs, sample)
+    assert sorted(len(o) for o in owners.values()) == [1, 1]  # each identity is one person in both shots
+    assert {next(iter(o)) for o in owners.values()} == {"spk_a", "spk_b"}
+
+
+def test_faces_are_matched_to_their_speakers_and_the_narrator_is_off_screen(runs, sample):
+    report = runs["reports"]["first"]
+    found_to_true = _true_speaker_of_found(report, sample)
+    owners = {identity: next(iter(o)) for identity, o in _true_speaker_of_identity(runs, sample).items()}
+    for entry in report["source"]["faces"]["speakers"]:
+        true = found_to_true[entry["speaker"]]
+        if true == "narrator":
+            assert not entry["on_screen"] and entry["face"] is None
+        else:
+            assert entry["on_screen"] and owners[entry["face"]] == true, entry
+            assert entry["confidence"] >= 0.5
+
+
+def test_lips_follow_the_dub_and_nothing_else_changes(runs):
+    for lang in ("es", "ca"):
+        lips = runs["reports"]["added"]["languages"][lang]["measures"]["lip_sync"]
+        assert lips["status"] == "on"
+        assert lips["psnr_outside_masks_db"] >= 40.0
+        speaking = [f for f in lips["faces"] if f["speaker"] is not None]
+        assert len(speaking) == 2
+        for face in speaking:
+            assert face["frames_changed"] > 0
+            assert face["sync_output"] >= 0.5, face
+            assert face["sync_source"] is not None and face["sync_source"] < face["sync_output"]
+            assert face["listening_psnr_db"] >= 40.0, face  # a listener's mouth is left as it was
+
+
+def test_no_mouth_moves_during_narration(runs, sample):
+    """Frames of the narrator's lines: every face's mouth area is the source's, within coding noise."""
+    from models.faces.records import FaceAnalysis
+    from models.video_io import read_frames
+
+    report = runs["reports"]["added"]
+    found_to_true = _true_speaker_of_found(report, sample)
+    narration = [l for l in report["source"]["lines"] if found_to_true[l["speaker"]] == "narrator"]
+    assert narration
+    frames = {f for l in narration for f in range(int(l["start"] * 25) + 1, int(l["end"] * 25))}
+    work: WorkDir = runs["work"]
+    key = next(r.key for r in work.ledger() if r.stage == "faces")
+    faces = FaceAnalysis.load(work.stage_dir("faces", key) / "result.json")
+    mouths = {}
+    for track in faces.tracks:
+        g = track.load_geometry()
+        for frame, points in zip(g.frames, g.landmarks):
+            if int(frame) in frames:
+                mouths.setdefault(int(frame), []).append(points[48:68])
+    output = report["languages"]["es"]["outputs"]["video"]
+    changes = []
+    for (index, src), (_, out) in zip(read_frames(sample.video, 640, 360), read_frames(output, 640, 360)):
+        for mouth in mouths.get(index, []):
+            (left, top), (right, bottom) = mouth.min(axis=0).astype(int) - 4, mouth.max(axis=0).astype(int) + 4
+            region = (slice(top, bottom), slice(left, right))
+            changes.append(np.abs(src[region].astype(float) - out[region].astype(float)).mean())
+    assert len(changes) > 50
+    assert max(changes) < 2.0

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from models.data import Record
+from models.record import Record
 
 MOUTH = slice(48, 68)
 INNER_LIPS = slice(60, 68)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from polydub.errors import BackendUnavailableError
 
-BACKENDS = ("apertium",)
+BACKENDS = ("apertium", "seq2seq")
 
 
 @runtime_checkable
@@ -29,10 +29,17 @@ class Translator(Protocol):
         ...
 
 
-def load_translator(backend: str = "apertium") -> Translator:
-    """The translation backend named ``backend``; fails at once if it is not installed."""
+def load_translator(backend: str = "apertium", **options: Any) -> Translator:
+    """The translation backend named ``backend``; fails at once if it is not installed.
+
+    ``options`` go to the backend (seq2seq: ``family``, ``model``, ``device``, ``num_candidates``, ...).
+    """
     if backend == "apertium":
         from models.translate.apertium import ApertiumTranslator
 
-        return ApertiumTranslator()
+        return ApertiumTranslator(**options)
+    if backend == "seq2seq":
+        from models.translate.seq2seq import Seq2SeqTranslator
+
+        return Seq2SeqTranslator(**options)
     raise BackendUnavailableError(f"unknown translation backend '{backend}' (available: {', '.join(BACKENDS)})")

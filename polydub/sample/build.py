@@ -4,7 +4,8 @@ The audio is laid out line by line: each line is spoken by espeak-ng, resampled 
 48 kHz, trimmed to its measured speech extent and placed at a sample-exact time, so
 the ground-truth line times are the real speech extents in the final audio. A soft
 chord sits 27 dB under the speech. The cut between the two shots falls on a frame
-boundary in the middle of a pause.
+boundary in the middle of a pause. Two speakers are on screen and talk (their mouths
+move with their own speech); a narrator is heard but never seen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ import numpy as np
 from models.audio import read_audio, speech_bounds, write_wav
 from models.data import Diarization, Line, SpeakerTurn
 from models.espeak import speak_to_wav
+from models.lipsync.motion import MouthPose, mouth_poses
+from models.lipsync.warp import warp_mouth
 from models.metrics import write_rttm
 from polydub.errors import InputError
 from polydub.sample import script, video
@@ -92,6 +96,40 @@ def lay_out_speech(clips: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[int,
     return track, spans, cut_frame
 
 
+def speaker_tracks(clips: list[np.ndarray], spans: list[tuple[int, int]], length: int) -> dict[str, np.ndarray]:
+    """Each speaker's speech alone, laid out at its lines' times (silence elsewhere)."""
+    tracks = {s.id: np.zeros(length) for s in script.SPEAKERS}
+    for line, clip, (start, end) in zip(script.LINES, clips, spans):
+        tracks[line.speaker][start:end] = clip
+    return tracks
+
+
+def talking_frames(tracks: dict[str, np.ndarray], cut_frame: int, total_frames: int) -> Iterator[np.ndarray]:
+    """Every frame of the video: the shot's still with each on-screen speaker's mouth following its speech.
+
+    Mouth poses come from the same speech-to-mouth model the lite lip-sync backend uses,
+    so each face's mouth opens with its own voice and stays closed while it listens.
+    """
+    photos = video.face_photos()
+    speaker_of = {s.face: s.id for s in script.SPEAKERS if s.face is not None}
+    poses = {
+        speaker_id: mouth_poses(tracks[speaker_id], SAMPLE_RATE, video.FPS, total_frames) for speaker_id in speaker_of.values()
+    }
+    shots = []
+    for framing in (video.WIDE, video.CLOSE):
+        still = video.compose_frame(framing, photos)
+        shots.append((framing, still, video.face_landmarks(still, framing)))
+    closed = MouthPose(opening=0.0, spread=0.0)
+    for index in range(total_frames):
+        framing, still, landmarks = shots[0 if index < cut_frame else 1]
+        frame = still
+        for place in framing.placements:
+            pose = poses[speaker_of[place.face]][index]
+            if pose != closed:
+                frame = warp_mouth(frame, landmarks[place.face], pose)
+        yield frame
+
+
 def _seconds(sample: int) -> float:
     return round(sample / SAMPLE_RATE, 4)
 
@@ -150,13 +188,9 @@ def build_sample(out_dir: Path | str) -> SampleFiles:
         audio = write_wav(scratch / "mix.wav", np.stack([mix, mix], axis=1), SAMPLE_RATE)
 
         total_frames = len(speech) // SAMPLES_PER_FRAME
-        photos = video.face_photos()
-        stills = [
-            (video.compose_frame(video.WIDE, photos), cut_frame),
-            (video.compose_frame(video.CLOSE, photos), total_frames - cut_frame),
-        ]
+        frames = talking_frames(speaker_tracks(clips, spans, len(speech)), cut_frame, total_frames)
         with atomic_path(files.video) as tmp:
-            video.encode_mp4(stills, audio, tmp)
+            video.encode_mp4(frames, audio, tmp)
 
     truth = ground_truth(spans, cut_frame, total_frames)
     write_text_atomic(files.script, json.dumps(truth, indent=2) + "\n")

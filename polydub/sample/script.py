@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Speaker:
-    """One on-screen speaker: its espeak-ng voice and the face photo shown for it."""
+    """One speaker: its espeak-ng voice and the face photo shown for it (None: never on screen)."""
 
     id: str
     voice: str
     pitch: int
-    face: str
+    face: str | None
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,16 @@ class ScriptLine:
 RATE_WPM = 150  # espeak-ng's default is 175: a little slower is easier to understand
 LEAD_IN_SECONDS = 0.6  # silence before the first line
 TAIL_SECONDS = 0.6  # silence after the last line (beyond its pause)
-SHOT_CHANGE_AFTER_LINE = 4  # the cut sits in the middle of the pause after this line
+SHOT_CHANGE_AFTER_LINE = 5  # the cut sits in the middle of the pause after this line
 
 SPEAKERS: tuple[Speaker, ...] = (
     Speaker(id="spk_a", voice="en-us+f3", pitch=75, face="astronaut"),
     Speaker(id="spk_b", voice="en-us+m3", pitch=25, face="tom_hanks"),
+    Speaker(id="narrator", voice="en-us+grandma", pitch=50, face=None),  # off screen: a voice-over
 )
 
 LINES: tuple[ScriptLine, ...] = (
+    ScriptLine("narrator", "This is a short talk about work and life.", 0.8),
     ScriptLine("spk_a", "Good morning, and thank you for coming today.", 0.8),
     ScriptLine("spk_b", "Thank you for having me. I am happy to be here.", 0.9),
     ScriptLine("spk_a", "What do you like most about your work?", 0.7),
@@ -49,7 +51,8 @@ LINES: tuple[ScriptLine, ...] = (
     ScriptLine("spk_a", "What would you tell a young person?", 0.7),
     ScriptLine("spk_b", "Work hard, be kind, and keep trying.", 0.8),
     ScriptLine("spk_a", "Thank you so much for your time.", 0.7),
-    ScriptLine("spk_b", "It was my pleasure. Have a nice day.", 0.0),
+    ScriptLine("spk_b", "It was my pleasure. Have a nice day.", 0.8),
+    ScriptLine("narrator", "This is the end of the talk. Thank you for watching.", 0.0),
 )
 
 

@@ -1,8 +1,9 @@
-"""The sample's pictures: two real face photos composed into static shots, encoded to H.264.
+"""The sample's pictures: two real face photos composed into shots, their mouths talking.
 
 The photos ship inside installed packages (scikit-image's astronaut and the Tom Hanks
-photo in insightface's data folder), so nothing is downloaded. Each shot is one
-still frame; ffmpeg receives raw RGB frames on standard input and muxes the audio.
+photo in insightface's data folder), so nothing is downloaded. Each shot is one still
+frame whose faces' mouths are then animated (dlib's 68-point landmarks locate them);
+ffmpeg receives raw RGB frames on standard input and muxes the audio.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.resources
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,23 @@ def compose_frame(framing: Framing, photos: dict[str, Image.Image]) -> np.ndarra
     return frame
 
 
+def face_landmarks(frame: np.ndarray, framing: Framing) -> dict[str, np.ndarray]:
+    """dlib's 68 landmarks (x, y) of each placed photo's face in a composed ``frame``."""
+    from models.faces.dlib_faces import DlibFaceAnalyzer
+
+    dlib_faces = DlibFaceAnalyzer(upsample=1)
+    found = dlib_faces.detect(frame)
+    landmarks: dict[str, np.ndarray] = {}
+    for place in framing.placements:
+        left, top, right, bottom = place.box
+        centres = (found[:, :2] + found[:, 2:]) / 2
+        inside = [box for box, (x, y) in zip(found, centres) if left <= x < right and top <= y < bottom]
+        if not inside:
+            raise PolydubError(f"dlib found no face in the {framing.name} shot's {place.face} photo")
+        landmarks[place.face] = dlib_faces.landmarks(frame, inside[0])
+    return landmarks
+
+
 def ffmpeg_binary() -> str:
     """Path of the ffmpeg executable, or a clear error saying how to install it."""
     binary = shutil.which("ffmpeg")
@@ -108,12 +127,12 @@ def ffmpeg_binary() -> str:
     return binary
 
 
-def encode_mp4(stills: list[tuple[np.ndarray, int]], audio_wav: Path, out: Path) -> Path:
-    """Encode (frame, frame count) stills in order with the audio into an H.264/AAC mp4.
+def encode_mp4(frames: Iterable[np.ndarray], audio_wav: Path, out: Path) -> Path:
+    """Encode frames in order with the audio into an H.264/AAC mp4.
 
     Raw RGB frames are piped to ffmpeg (argument list, no shell). Constant quantizers
-    with a large I/P ratio make every P frame of a still an exact copy (all blocks
-    skipped), so frames inside a shot decode identically and cost almost nothing.
+    with a large I/P ratio make the still parts of a P frame exact copies (blocks
+    skipped), so only the moving mouths cost bits and change between frames.
     """
     cmd = [
         ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
@@ -130,10 +149,8 @@ def encode_mp4(stills: list[tuple[np.ndarray, int]], audio_wav: Path, out: Path)
     process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdin is not None
     try:
-        for frame, count in stills:
-            data = np.ascontiguousarray(frame, dtype=np.uint8).tobytes()
-            for _ in range(count):
-                process.stdin.write(data)
+        for frame in frames:
+            process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
         process.stdin.close()
     except BrokenPipeError:
         pass  # ffmpeg stopped early: its exit status and message say why

@@ -1,0 +1,245 @@
+"""A real Prefect server for end-to-end tests, plus helpers to deploy, run workers and wait on runs.
+
+Usage in a test module::
+
+    from tests.prefect_server import prefect_server  # noqa: F401  (the fixture)
+
+    def test_x(prefect_server):
+        prefect_server.deploy_all()
+        prefect_server.create_pool("polydub-cpu")
+        with prefect_server.worker("polydub-cpu"):
+            run = prefect_server.run_deployment("localize/localize", {...})
+            final = prefect_server.wait_for_flow_run(run.id)
+
+Everything runs as real processes on 127.0.0.1: `prefect server start` with SQLite in a temporary
+PREFECT_HOME, `prefect deploy`, `prefect worker start`. Subprocesses get `server.env`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+from uuid import UUID
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
+START_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Stop a process started in its own session, and its children (by its process group id)."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@dataclass
+class PrefectServer:
+    """A running `prefect server start` and the environment its clients need."""
+
+    api_url: str
+    home: Path
+    work_dir: Path
+    env: dict[str, str]
+    log_path: Path
+    _workers: list[subprocess.Popen] = field(default_factory=list)
+
+    # --- processes -------------------------------------------------------------------------
+    def cli(self, *args: str, timeout: float = 180, check: bool = True, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+        """Run `prefect ARGS…` against this server (non-interactive)."""
+        done = subprocess.run(
+            [PREFECT_BIN, "--no-prompt", *args], cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"prefect {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def deploy_all(self, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+        """`prefect deploy --all` from prefect.yaml in `cwd` (the work pools it names must exist)."""
+        return self.cli("deploy", "--all", cwd=cwd, timeout=300)
+
+    def deploy(self, *names: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+        """`prefect deploy --name N …`: only the named deployments of prefect.yaml (e.g. "localize")."""
+        args = [arg for name in names for arg in ("--name", name)]
+        return self.cli("deploy", *args, cwd=cwd, timeout=300)
+
+    def create_pool(self, name: str, pool_type: str = "process", base_job_template: Optional[Path] = None) -> None:
+        """Create (or overwrite) a work pool."""
+        args = ["work-pool", "create", name, "--type", pool_type, "--overwrite"]
+        if base_job_template is not None:
+            args += ["--base-job-template", str(base_job_template)]
+        self.cli(*args)
+
+    @contextlib.contextmanager
+    def worker(self, pool: str, limit: Optional[int] = None, name: Optional[str] = None) -> Iterator[subprocess.Popen]:
+        """A `prefect worker start --pool POOL` process for the duration of the block."""
+        name = name or f"{pool}-test-worker"
+        log = open(self.home / f"worker-{name}.log", "ab")
+        args = [PREFECT_BIN, "worker", "start", "--pool", pool, "--type", "process", "--name", name]
+        if limit is not None:
+            args += ["--limit", str(limit)]
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._workers.append(proc)
+        try:
+            yield proc
+        finally:
+            _stop(proc)
+            log.close()
+
+    def worker_log(self, pool: str, name: Optional[str] = None) -> str:
+        """What a worker started by `worker()` printed (for assertion messages)."""
+        path = self.home / f"worker-{name or pool + '-test-worker'}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- client ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def settings(self) -> Iterator[None]:
+        """Point in-process Prefect code (flows, clients) at this server for the block."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+            yield
+
+    def client(self):
+        """A synchronous Prefect client for this server (use as a context manager)."""
+        from prefect.client.orchestration import SyncPrefectClient
+
+        return SyncPrefectClient(self.api_url)
+
+    def run_deployment(self, name: str, parameters: dict[str, Any], **kwargs: Any):
+        """Create a flow run of deployment `flow/deployment` without waiting for it."""
+        from prefect.deployments import run_deployment
+
+        with self.settings():
+            return run_deployment(name, parameters=parameters, timeout=0, **kwargs)
+
+    def wait_for_flow_run(self, run_id: UUID | str, timeout: float = 180, poll_s: float = 1.0):
+        """Poll until the flow run is in a final state (or paused); return the FlowRun. Fails on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                run = client.read_flow_run(UUID(str(run_id)))
+                if run.state is not None and (run.state.is_final() or run.state.is_paused()):
+                    return run
+                if time.monotonic() > deadline:
+                    state = run.state.type if run.state else None
+                    raise AssertionError(f"flow run {run_id} still {state} after {timeout:.0f} s")
+                time.sleep(poll_s)
+
+    def wait_for(self, predicate, timeout: float = 120, poll_s: float = 1.0, what: str = "condition"):
+        """Poll `predicate(client)` until it returns something truthy; return that. Fails on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                value = predicate(client)
+                if value:
+                    return value
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+                time.sleep(poll_s)
+
+    def flow_runs(self, **filters: Any) -> list:
+        """All flow runs, optionally filtered (`deployment_id=…`, `parent_flow_run_id=…`)."""
+        from prefect.client.schemas.filters import FlowRunFilter
+
+        flow_run_filter = None
+        if "deployment_id" in filters:
+            flow_run_filter = FlowRunFilter(deployment_id={"any_": [filters["deployment_id"]]})
+        if "parent_flow_run_id" in filters:
+            flow_run_filter = FlowRunFilter(parent_flow_run_id={"any_": [filters["parent_flow_run_id"]]})
+        with self.client() as client:
+            return client.read_flow_runs(flow_run_filter=flow_run_filter)
+
+    def task_runs(self, flow_run_id: UUID | str) -> list:
+        """The task runs of one flow run."""
+        from prefect.client.schemas.filters import TaskRunFilter
+
+        with self.client() as client:
+            return client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id={"any_": [UUID(str(flow_run_id))]}))
+
+
+def _wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited ({proc.returncode}):\n{log_path.read_text(errors='replace')[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server not healthy after {START_TIMEOUT_S:.0f} s:\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_server(base: Path, extra_env: Optional[dict[str, str]] = None) -> Iterator[PrefectServer]:
+    """Start `prefect server start` on a free port with its home under `base`; stop it afterwards."""
+    home, work = base / "prefect-home", base / "work"
+    home.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "PREFECT_CLI_PROMPT": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "1",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "POLYDUB_CHECKOUT": str(REPO_ROOT),
+        "POLYDUB_WORK_DIR": str(work),
+        "HF_HUB_OFFLINE": "1",
+        "PYANNOTE_METRICS_ENABLED": "false",
+        **(extra_env or {}),
+    }
+    # the server itself must not be a client of itself; its UI must call this port, not the default 4200
+    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_UI_API_URL": api_url}
+    log_path = home / "server.log"
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(
+        [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=base, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = PrefectServer(api_url=api_url, home=home, work_dir=work, env=env, log_path=log_path)
+    try:
+        _wait_healthy(api_url, proc, log_path)
+        yield server
+    finally:
+        for worker in server._workers:
+            _stop(worker)
+        _stop(proc)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
+    """A real Prefect server for the test module (about 15 s to start)."""
+    with running_server(tmp_path_factory.mktemp("prefect")) as server:
+        yield server
