@@ -3,8 +3,9 @@
 1. Builds the sample and a copy four times as long (the sample concatenated with itself).
 2. Runs the lite pipeline on each into one language (`localize`, cached in a work folder).
 3. Re-runs only the lip-sync stage of each in a fresh Python process, from the stage inputs
-   the pipeline left in the work folder, and prints its wall time, frames per second and the
-   process's peak RSS (ru_maxrss) above what it held before the stage started.
+   the pipeline left in the work folder, and prints its wall time, frames per second, the
+   process's peak RSS during the stage (Linux VmHWM, reset just before the stage) and how much
+   that is above what the process held when the stage started.
 
 Memory must not grow with the video's length: the long/short ratio of the stage's peak is
 the figure to watch (target ≤ 1.2). Usage:
@@ -28,21 +29,29 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 REPEAT = 4
 
 STAGE_SCRIPT = r"""
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 from pathlib import Path
 from models.data import Dub
 from models.faces.records import FaceAnalysis, SpeakerFaces
 from models.lipsync import load_lip_syncer
 from models.lipsync.render import lip_sync_video
+
+def status_mb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+
 faces, mapping, dub, source, out = sys.argv[1:6]
 faces, mapping, dub = FaceAnalysis.load(faces), SpeakerFaces.load(mapping), Dub.load(dub)
 backend = load_lip_syncer("lite")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# a child starts with its parent's RSS high-water mark: reset it, so the peak is this stage's own
+Path("/proc/self/clear_refs").write_text("5")
+before = status_mb("VmRSS")
 started = time.perf_counter()
 result = lip_sync_video(Path(source), Path(out), faces, mapping, dub, backend)
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = status_mb("VmHWM")
 print(json.dumps({"seconds": seconds, "frames": result.frames_total, "before_mb": before, "peak_mb": peak,
                   "changed": sum(f.frames_changed for f in result.faces)}))
 """

@@ -56,15 +56,15 @@ def localize_language(
     """
     work = source.work
     with language_progress(language), GpuSlot(concurrency_limit) as gpu:
-        translated = translate(work, source.lines, source_language, language, backends.translate)
+        translated = translate(work, source.lines, source_language, language, backends.translate, backends.options("translate"))
         if review:
             with gpu.released():
                 translated = review_translation(translated)
         spoken = synthesize(work, translated, source.speakers, backends.synthesize)
         bounds = TimingBounds(min_speed=min_speed, max_speed=max_speed)
         dub = fit(work, translated, spoken, source.audio.media.duration, bounds, backends.synthesize)
-        mixed = mix(work, source.audio, dub)
-        picture = lipsync(work, source.audio, source.faces, source.speaker_faces, dub, backends.lipsync)
+        mixed = mix(work, source.audio, dub, source.stems)
+        picture = lipsync(work, source.audio, source.faces, source.speaker_faces, dub, backends.lipsync, backends.options("lipsync"))
         delivered = deliver(work, source.audio, dub, mixed, picture, out_dir, keep_original_audio)
         measures = measure_quality(
             work, source.audio, source.diarization, source.faces, source.speaker_faces, dub, mixed, picture, delivered

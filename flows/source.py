@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from prefect import flow
 
 from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles, Transcript
 from models.faces.records import FaceAnalysis, SpeakerFaces
+from models.separate import Stems
 from polydub.config import Backends
 from polydub.errors import InputError
 from polydub.workdir import WorkDir
 from tasks.diarize import diarize, profile_speakers, segment_lines
 from tasks.faces import analyze_faces, match_faces
 from tasks.ingest import ingest_source
+from tasks.separate import separate
 from tasks.transcribe import transcribe
 
 
@@ -28,6 +31,7 @@ class SourceAnalysis(Record):
     speakers: SpeakerProfiles
     faces: FaceAnalysis
     speaker_faces: SpeakerFaces
+    stems: Optional[Stems] = None  # dialogue/background stems (studio); None: the dub ducks the original
 
     @property
     def work(self) -> WorkDir:
@@ -42,11 +46,12 @@ def analyze_source(
     backends: Backends = Backends(),
     max_duration_s: float | None = None,
 ) -> SourceAnalysis:
-    """ingest → (transcribe ∥ diarize ∥ faces) → lines → speaker profiles → face ↔ speaker matching."""
+    """ingest → (transcribe ∥ diarize ∥ faces) → separate → lines → speaker profiles → face ↔ speaker matching."""
     work, audio = ingest_source(video, work_root, max_duration_s)
-    transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.transcribe_model, source_language)
-    diarization_run = diarize.submit(work, audio, backends.diarize)
-    faces_run = analyze_faces.submit(work, audio, backends.faces)
+    transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.model("transcribe"), source_language)
+    diarization_run = diarize.submit(work, audio, backends.diarize, backends.options("diarize"))
+    faces_run = analyze_faces.submit(work, audio, backends.faces, backends.options("faces"))
+    stems = separate(work, audio, backends.separate, backends.options("separate")) if backends.separate != "none" else None
     transcript, diarization = transcript_run.result(), diarization_run.result()
     lines = segment_lines(work, transcript, diarization)
     if not lines.lines:
@@ -63,4 +68,5 @@ def analyze_source(
         speakers=speakers,
         faces=faces,
         speaker_faces=speaker_faces,
+        stems=stems,
     )

@@ -6,7 +6,6 @@ seconds from the start of the source video. Audio paths are absolute.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from pydantic import Field

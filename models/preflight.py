@@ -46,12 +46,13 @@ def _token_present(token_env: str | None) -> bool:
 
 
 def hf_cache_check(stage: str, repo_id: str, token_env: str | None = None,
-                   filename: str | None = None) -> Check:
+                   filename: str | None = None, cache_dir: str | Path | None = None) -> Check:
     """Whether `repo_id`'s weights are present locally (a local folder or the HF cache).
 
     With `filename` the exact file is looked up (``try_to_load_from_cache``); otherwise any
     cached revision of the repo counts (``scan_cache_dir``). `token_env` names the variable a
-    gated repo's token is read from; its absence is reported in the fix. No network access.
+    gated repo's token is read from; its absence is reported in the fix. ``cache_dir``
+    overrides the default cache folder (``HF_HUB_CACHE``). No network access.
     """
     item = f"weights {repo_id}"
     if Path(repo_id).expanduser().is_dir():
@@ -64,12 +65,12 @@ def hf_cache_check(stage: str, repo_id: str, token_env: str | None = None,
                      fix="pip install huggingface_hub")
     found: str | None = None
     if filename is not None:
-        hit = try_to_load_from_cache(repo_id, filename)
+        hit = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
         if isinstance(hit, str):
             found = hit
     else:
         try:
-            cache = scan_cache_dir()
+            cache = scan_cache_dir(cache_dir)
         except CacheNotFound:
             cache = None
         if cache is not None:

@@ -62,7 +62,7 @@ def run_localize(params: LocalizeParams) -> dict[str, Any]:
     from polydub.preflight import preflight
 
     preflight(params)  # fail in a second, before Prefect starts
-    total = len(SOURCE_STAGES) + len(LANGUAGE_STAGES) * len(params.targets)
+    total = len(SOURCE_STAGES) + (len(LANGUAGE_STAGES) + 1) * len(params.targets)  # + each language's review page
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         job = bar.add_task("starting Prefect", total=total)
@@ -272,6 +272,29 @@ def setup(
     except Exception as exc:  # server unreachable, refused, bad type: one line, not a traceback
         _fail(f"polydub setup failed: {exc}")
     out.print(f"concurrency limit '{GPU_CONCURRENCY_LIMIT}' {done}: {gpu_slots} slot(s)")
+
+
+@app.command()
+def doctor(
+    profile: Profile = typer.Option(Profile.lite, "--profile", help="Which profile's needs to check."),
+    source_language: str = typer.Option("en", "--from", help="Source language (the lite profile checks its Apertium pairs)."),
+) -> None:
+    """List, per stage, what the profile needs and whether it is here; exit 1 if a run would fail."""
+    from polydub.doctor import is_blocking, run_checks
+
+    checks = run_checks(profile, source_language)
+    table = Table(title=f"polydub doctor: {profile.value} profile")
+    for column in ("stage", "item", "", "detail", "fix"):
+        table.add_column(column)
+    for check in checks:
+        mark = "[green]ok[/]" if check.ok else ("[red]missing[/]" if is_blocking(check) else "[yellow]note[/]")
+        table.add_row(check.stage, check.item, mark, check.detail, check.fix)
+    Console().print(table)
+    blocking = [c for c in checks if is_blocking(c)]
+    if blocking:
+        console.print(f"[bold red]{len(blocking)} problem(s):[/] a {profile.value} run would fail", highlight=False)
+        raise typer.Exit(code=1)
+    Console().print(f"everything the {profile.value} profile needs is here", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

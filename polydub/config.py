@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -38,22 +38,52 @@ class Backends(BaseModel):
 
     transcribe: str = Field("faster-whisper", title="Transcription backend")
     transcribe_model: Optional[str] = Field(None, title="Transcription model", description="Model name or path; empty = the profile's default")
-    diarize: str = Field("vad-cluster", title="Diarization backend")
-    translate: str = Field("apertium", title="Translation backend")
-    synthesize: str = Field("espeak", title="Speech synthesis backend")
-    faces: str = Field("dlib", title="Face analysis backend")
-    lipsync: str = Field("lite", title="Lip-sync backend")
+    diarize: str = Field("vad-cluster", title="Diarization backend", description="vad-cluster (lite) or pyannote (studio)")
+    separate: str = Field("none", title="Dialogue/background separation", description="none (duck the original) or demucs (studio)")
+    translate: str = Field("apertium", title="Translation backend", description="apertium (lite) or seq2seq (studio: NLLB, M2M100, Marian, MADLAD)")
+    synthesize: str = Field("espeak", title="Speech synthesis backend", description="espeak (lite) or xtts (studio: XTTS-v2 voice cloning)")
+    faces: str = Field("dlib", title="Face analysis backend", description="dlib (lite) or insightface (studio)")
+    lipsync: str = Field("lite", title="Lip-sync backend", description="lite (mouth warp) or ltx (studio: LTX-2.3 IC-LoRA)")
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        title="Models and options per stage",
+        description=(
+            "'stage' → model id or local folder, overriding the backend's default (translate: facebook/m2m100_418M); "
+            "'stage.option' → a backend option (lipsync.lora: a LoRA folder, translate.family: m2m100)"
+        ),
+    )
 
     @classmethod
-    def for_profile(cls, profile: Profile) -> "Backends":
-        if profile is Profile.lite:
-            return cls()
-        from polydub.errors import BackendUnavailableError
+    def for_profile(cls, profile: Profile, **overrides: Any) -> "Backends":
+        """The profile's backends, with any field overridden (``translate="apertium"``, ``models={...}``)."""
+        return cls(**{**PROFILE_BACKENDS[profile], **overrides})
 
-        raise BackendUnavailableError(
-            "the studio profile's backends (faster-whisper large-v3, pyannote, NLLB, XTTS-v2, LTX-2) "
-            "are not in this release yet; run with --profile lite"
-        )
+    def model(self, stage: str) -> Optional[str]:
+        """The model chosen for ``stage`` (None: the backend's default)."""
+        if stage == "transcribe" and self.transcribe_model:
+            return self.transcribe_model
+        return self.models.get(stage)
+
+    def options(self, stage: str) -> tuple[tuple[str, str], ...]:
+        """The backend options of ``stage`` (its model under ``model``), sorted: hashable, for loaders and cache keys."""
+        found = {key[len(stage) + 1 :]: value for key, value in self.models.items() if key.startswith(stage + ".")}
+        if self.model(stage):
+            found["model"] = self.model(stage)
+        return tuple(sorted(found.items()))
+
+
+PROFILE_BACKENDS: dict[Profile, dict[str, Any]] = {
+    Profile.lite: {},
+    Profile.studio: {
+        "transcribe_model": "large-v3",
+        "diarize": "pyannote",
+        "separate": "demucs",
+        "translate": "seq2seq",
+        "synthesize": "xtts",
+        "faces": "insightface",
+        "lipsync": "ltx",
+    },
+}
 
 
 def default_work_root() -> Path:
@@ -111,13 +141,9 @@ class LocalizeParams(BaseModel):
     @field_validator("deliver_to")
     @classmethod
     def _known_destination(cls, value: Optional[str]) -> Optional[str]:
-        from polydub.delivery import DeliveryError, check_destination
+        from polydub.delivery import destination_or_none
 
-        try:
-            check_destination(value) if value else None
-        except DeliveryError as exc:
-            raise ValueError(str(exc)) from exc
-        return value or None
+        return destination_or_none(value)
 
     @model_validator(mode="after")
     def _check(self) -> "LocalizeParams":

@@ -60,13 +60,14 @@ class Manifest(BaseModel):
 def job_outputs(report: dict[str, Any], out_dir: Path | str) -> list[tuple[Path, str, Optional[str]]]:
     """(path, kind, language) of every output a report names, plus report.json itself."""
     out_dir = Path(out_dir)
-    kinds = {"video": "video", "srt": "subtitles", "vtt": "subtitles"}
+    kinds = {"video": "video", "srt": "subtitles", "vtt": "subtitles", "report_html": "review report"}
     files: list[tuple[Path, str, Optional[str]]] = []
     for language, entry in sorted(report.get("languages", {}).items()):
         if entry.get("status") != "completed":
             continue
         for key, kind in kinds.items():
-            files.append((Path(entry["outputs"][key]), kind, language))
+            if entry["outputs"].get(key):  # a review page that failed to render is null
+                files.append((Path(entry["outputs"][key]), kind, language))
     files.append((out_dir / "report.json", "report", None))
     return files
 
@@ -82,6 +83,17 @@ def build_manifest(files: Iterable[tuple[Path, str, Optional[str]]], source: Opt
         seen.add(path.name)
         entries.append(ManifestEntry(name=path.name, kind=kind, language=language, size=path.stat().st_size, sha256=file_sha256(path)))
     return Manifest(created=datetime.now(timezone.utc).isoformat(timespec="seconds"), source=source or {}, files=entries)
+
+
+def destination_or_none(value: Optional[str]) -> Optional[str]:
+    """A parameter validator: ``value`` if it is a destination polydub can write to, None if empty; ValueError otherwise."""
+    if not value:
+        return None
+    try:
+        check_destination(value)
+    except DeliveryError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
 
 
 def check_destination(dest: str) -> None:

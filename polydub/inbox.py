@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.languages import parse_targets
 from polydub.config import LANGUAGES, Profile, default_work_root
-from polydub.delivery import DeliveryError, check_destination
+from polydub.delivery import destination_or_none
 from polydub.watch import DropEvent, DropOptions, Snapshot, build_drop_event, iter_videos
 from polydub.workdir import file_sha256, write_text_atomic
 
@@ -51,11 +51,7 @@ class ScanParams(BaseModel):
     @field_validator("deliver_to")
     @classmethod
     def _known_destination(cls, value: Optional[str]) -> Optional[str]:
-        try:
-            check_destination(value) if value else None
-        except DeliveryError as exc:
-            raise ValueError(str(exc)) from exc
-        return value or None
+        return destination_or_none(value)
 
     def options(self) -> DropOptions:
         inbox = Path(self.inbox).absolute()

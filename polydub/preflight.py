@@ -7,8 +7,8 @@ from pathlib import Path
 
 from models import ingest
 from models.data import MediaInfo
-from polydub.config import LocalizeParams
-from polydub.errors import InputError
+from polydub.config import LocalizeParams, Profile
+from polydub.errors import BackendUnavailableError, InputError
 
 
 def check_output_dir(out_dir: Path) -> None:
@@ -25,9 +25,17 @@ def preflight(params: LocalizeParams) -> MediaInfo:
     """Fail fast, naming the problem, before any stage runs. Returns the probed source."""
     from tasks import backends
 
-    chosen = params.backends  # raises when the profile's backends are not available
+    chosen = params.backends
+    if params.profile is Profile.studio:  # the same checks as `polydub doctor --profile studio`
+        from polydub.doctor import blocking_summary, is_blocking, run_checks
+
+        checks = run_checks(params.profile, params.source_language, chosen.models)
+        if any(is_blocking(c) for c in checks):
+            raise BackendUnavailableError(
+                f"the studio profile cannot run on this machine: {blocking_summary(checks)} (see `polydub doctor --profile studio`)"
+            )
     if not params.language_deployment:  # languages on a work pool check their pair on their own machine
-        translator = backends.translator(chosen.translate)
+        translator = backends.translator(chosen.translate, chosen.options("translate"))
         for target in params.targets:
             translator.check_pair(params.source_language, target)
     media = ingest.validate(ingest.probe(params.video), params.max_duration_s)

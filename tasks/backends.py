@@ -1,8 +1,21 @@
-"""Backends loaded once per process and shared by every run and language in it."""
+"""Backends loaded once per process and shared by every run and language in it.
+
+Each loader takes the backend's name and its options (``Backends.options(stage)``: pairs
+of option name and value, ``model`` being a hub id or a local folder); without options a
+backend uses its defaults.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+
+
+Options = tuple[tuple[str, str], ...]
+
+
+def _keywords(options: Options, model_keyword: str = "model") -> dict[str, Any]:
+    return {model_keyword if key == "model" else key: value for key, value in options}
 
 
 @lru_cache(maxsize=None)
@@ -13,35 +26,42 @@ def transcriber(backend: str, model: str | None):
 
 
 @lru_cache(maxsize=None)
-def diarizer(backend: str):
+def diarizer(backend: str, options: Options = ()):
     from models.diarize import load_diarizer
 
-    return load_diarizer(backend)
+    return load_diarizer(backend, **_keywords(options))
 
 
 @lru_cache(maxsize=None)
-def translator(backend: str):
+def separator(backend: str, options: Options = ()):
+    from models.separate import load_separator
+
+    return load_separator(backend, **_keywords(options))
+
+
+@lru_cache(maxsize=None)
+def translator(backend: str, options: Options = ()):
     from models.translate import load_translator
 
-    return load_translator(backend)
+    return load_translator(backend, **_keywords(options))
 
 
 @lru_cache(maxsize=None)
-def synthesizer(backend: str):
+def synthesizer(backend: str, options: Options = ()):
     from models.synthesize import load_synthesizer
 
-    return load_synthesizer(backend)
+    return load_synthesizer(backend, **_keywords(options))
 
 
 @lru_cache(maxsize=None)
-def face_analyzer(backend: str):
+def face_analyzer(backend: str, options: Options = ()):
     from models.faces import load_face_analyzer
 
-    return load_face_analyzer(backend)
+    return load_face_analyzer(backend, **_keywords(options, "root_or_pack"))
 
 
 @lru_cache(maxsize=None)
-def lip_syncer(backend: str):
+def lip_syncer(backend: str, options: Options = ()):
     from models.lipsync import load_lip_syncer
 
-    return load_lip_syncer(backend)
+    return load_lip_syncer(backend, **_keywords(options))

@@ -16,9 +16,9 @@ from tasks.stage import run_cached
 
 
 @task(name="diarize", cache_policy=NONE)
-def diarize(work: WorkDir, audio: SourceAudio, backend: str) -> Diarization:
+def diarize(work: WorkDir, audio: SourceAudio, backend: str, options: backends.Options = ()) -> Diarization:
     """Who speaks when; the number of speakers is estimated."""
-    diarizer = backends.diarizer(backend)
+    diarizer = backends.diarizer(backend, options)
 
     def compute(folder: Path) -> Diarization:
         return diarizer.diarize(Path(audio.mono_16k))

@@ -17,9 +17,9 @@ from tasks.stage import run_cached
 
 
 @task(name="faces", cache_policy=NONE)
-def analyze_faces(work: WorkDir, audio: SourceAudio, backend: str) -> FaceAnalysis:
+def analyze_faces(work: WorkDir, audio: SourceAudio, backend: str, options: backends.Options = ()) -> FaceAnalysis:
     """Shots, face tracks with 68-point landmarks, one identity per person across shots."""
-    analyzer = backends.face_analyzer(backend)
+    analyzer = backends.face_analyzer(backend, options)
 
     def compute(folder: Path) -> FaceAnalysis:
         return analyzer.analyze(Path(audio.media.path), folder, progress=stage_progress("faces"))

@@ -18,9 +18,11 @@ from tasks.stage import run_cached
 
 
 @task(name="lipsync", cache_policy=NONE)
-def lipsync(work: WorkDir, audio: SourceAudio, faces: FaceAnalysis, mapping: SpeakerFaces, dub: Dub, backend: str) -> LipSyncResult:
+def lipsync(
+    work: WorkDir, audio: SourceAudio, faces: FaceAnalysis, mapping: SpeakerFaces, dub: Dub, backend: str, options: backends.Options = ()
+) -> LipSyncResult:
     """The source picture with each speaking face's mouth following its dubbed lines."""
-    syncer = backends.lip_syncer(backend)
+    syncer = backends.lip_syncer(backend, options)
 
     def compute(folder: Path) -> LipSyncResult:
         out = folder / f"picture.{dub.language}.mp4"

@@ -38,4 +38,4 @@ def measure_quality(
         return measures.model_copy(update={"lip_sync": lips})
 
     inputs = [audio, diarization, faces, mapping, dub, mixed, picture, delivered.duration]
-    return run_cached(work, "quality", LanguageQuality, compute, inputs=inputs, backend="resemblyzer+silero+dlib", language=dub.language)
+    return run_cached(work, "quality", LanguageQuality, compute, inputs=inputs, backend="resemblyzer+silero+dlib+series", language=dub.language)

@@ -14,9 +14,9 @@ from tasks.stage import run_cached
 
 
 @task(name="translate", cache_policy=NONE)
-def translate(work: WorkDir, lines: Lines, source: str, target: str, backend: str) -> TranslatedLines:
+def translate(work: WorkDir, lines: Lines, source: str, target: str, backend: str, options: backends.Options = ()) -> TranslatedLines:
     """Every line translated, one target line per source line."""
-    translator = backends.translator(backend)
+    translator = backends.translator(backend, options)
     translator.check_pair(source, target)
 
     def compute(folder: Path) -> TranslatedLines:

@@ -182,6 +182,13 @@ class PrefectServer:
         with self.client() as client:
             return client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id={"any_": [UUID(str(flow_run_id))]}))
 
+    def events(self, prefix: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Events whose name starts with `prefix` (e.g. "prefect.concurrency-limit."), oldest first."""
+        body = {"filter": {"event": {"prefix": [prefix]}, "order": "ASC"}, "limit": limit}
+        response = httpx.post(f"{self.api_url}/events/filter", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()["events"]
+
 
 def _wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S

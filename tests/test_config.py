@@ -35,13 +35,37 @@ def test_speed_bounds_are_validated():
         LocalizeParams(video="v.mp4", targets="es", min_speed=1.2)
 
 
-def test_profiles():
-    assert Backends.for_profile(Profile.lite).translate == "apertium"
-    with pytest.raises(BackendUnavailableError, match="--profile lite"):
-        Backends.for_profile(Profile.studio)
+def test_profiles_choose_every_stage_and_each_choice_can_be_overridden():
+    lite = Backends.for_profile(Profile.lite)
+    assert (lite.translate, lite.separate, lite.faces, lite.lipsync) == ("apertium", "none", "dlib", "lite")
+    studio = Backends.for_profile(Profile.studio)
+    assert (studio.diarize, studio.separate, studio.translate, studio.synthesize, studio.faces, studio.lipsync) == (
+        "pyannote", "demucs", "seq2seq", "xtts", "insightface", "ltx",
+    )  # fmt: skip
+    assert studio.model("transcribe") == "large-v3" and studio.model("translate") is None
+    mixed = Backends.for_profile(Profile.studio, translate="apertium", models={"lipsync": "/models/ltx"})
+    assert mixed.translate == "apertium" and mixed.model("lipsync") == "/models/ltx" and mixed.synthesize == "xtts"
+
+
+def test_studio_run_is_refused_up_front_when_this_machine_lacks_what_it_needs(tmp_path):
+    from polydub.preflight import preflight
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not checked: the backends are checked first")
+    params = LocalizeParams(video=str(video), targets="es", profile="studio", out_dir=str(tmp_path / "out"))
+    with pytest.raises(BackendUnavailableError, match="studio profile cannot run on this machine: .*GPU"):
+        preflight(params)
 
 
 def test_work_root_default_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("POLYDUB_WORK_DIR", str(tmp_path))
     assert LocalizeParams(video="v.mp4", targets="es").work_root == tmp_path
     assert LocalizeParams(video="v.mp4", targets="es", work_dir="/x").work_root.as_posix() == "/x"
+
+
+def test_stage_options_carry_the_model_and_backend_options():
+    chosen = Backends.for_profile(Profile.studio, models={"lipsync": "/m/ltx", "lipsync.lora": "/m/lora", "translate.family": "m2m100"})
+    assert chosen.options("lipsync") == (("lora", "/m/lora"), ("model", "/m/ltx"))
+    assert chosen.options("translate") == (("family", "m2m100"),)
+    assert chosen.options("diarize") == ()
+    assert chosen.options("transcribe") == (("model", "large-v3"),)

@@ -278,8 +278,8 @@ def test_identities_link_across_shots_but_never_on_screen_together():
 
 
 def test_unknown_backend_is_refused_with_the_available_ones():
-    with pytest.raises(BackendUnavailableError, match="available: dlib"):
-        load_face_analyzer("insightface")
+    with pytest.raises(BackendUnavailableError, match="available: dlib, insightface"):
+        load_face_analyzer("mediapipe")
     assert "dlib" in BACKENDS
 
 

@@ -83,6 +83,29 @@ def test_the_concurrency_limit_serialises_the_languages(fanout):
     (es_start, es_end), (de_start, de_end) = _window(server, children["es"].id), _window(server, children["de"].id)
     # the computing windows (all task runs) do not overlap ...
     assert es_end <= de_start or de_end <= es_start, ((es_start, es_end), (de_start, de_end))
-    # ... although both flow runs were running at the same time: one waited for the slot
-    first, second = sorted(children.values(), key=lambda c: c.start_time)
-    assert second.start_time < first.end_time
+    # ... and both took the one slot of the limit in turn: acquired, released, acquired, released
+    events = server.events("prefect.concurrency-limit.")
+    phases = [
+        e["event"].rsplit(".", 1)[-1]
+        for e in events
+        if e["resource"].get("prefect.resource.name") == GPU_CONCURRENCY_LIMIT and e["event"].endswith(("acquired", "released"))
+    ]
+    assert phases == ["acquired", "released"] * 2, events
+
+
+def test_language_runs_leave_progress_and_link_artifacts(fanout):
+    from prefect.client.schemas.filters import ArtifactFilter
+
+    server, children, parent = fanout["server"], fanout["children"], fanout["parent"]
+    with server.client() as client:
+        es = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [children["es"].id]}))
+        de = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [children["de"].id]}))
+        summary = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [parent.id]}))
+    assert [a.data for a in es if a.type == "progress"] == [100.0]
+    links = {a.key: a for a in es if a.key and a.key.startswith("polydub-es-")}  # link artifacts are markdown links
+    assert sorted(links) == ["polydub-es-srt", "polydub-es-video", "polydub-es-vtt"]
+    video = Path(json.loads((fanout["out"] / "report.json").read_text())["languages"]["es"]["outputs"]["video"])
+    assert f"]({video.resolve().as_uri()})" in links["polydub-es-video"].data
+    # the failed language stopped at translation: its progress stayed at 0
+    assert [a.data for a in de if a.type == "progress"] == [0.0]
+    assert any(a.key == "polydub-summary" and a.type == "table" for a in summary)

@@ -104,7 +104,7 @@ def test_native_mode_returns_its_own_audio(backend):
     crops, audio = native.sync_native(clip)
     assert len(crops) == 5 and crops[0].shape == (40, 40, 3)
     assert audio.dtype == np.float32 and len(audio) == round(5 / FPS * SR) and np.abs(audio).max() > 0
-    with pytest.raises(InputError):
+    with pytest.raises(ValueError, match="native"):
         backend.sync_native(clip)
 
 
@@ -113,6 +113,8 @@ def test_bad_options_and_missing_weights_are_reported(backend, tmp_path):
         LtxLipSync(backend.pipe, mode="karaoke")
     with pytest.raises(InputError):
         LtxLipSync(backend.pipe, resolution=48)
+    with pytest.raises(InputError):
+        LtxLipSync(backend.pipe, resolution=32, reference_downscale_factor=0)
     with pytest.raises(BackendUnavailableError, match="huggingface-cli download"):
         LtxLipSync.from_pretrained(str(tmp_path / "missing"), lora=None, device="cpu")
 
@@ -123,7 +125,7 @@ def test_check_lists_packages_weights_gpu_and_licence(tiny):
     assert checks["package diffusers>=0.42"].ok and checks["package peft"].ok
     assert checks[f"weights {model}"].ok
     lora = checks["weights Lightricks/LTX-2.3-22b-IC-LoRA-LipDub"]
-    assert not lora.ok and "HF_TOKEN" in lora.fix  # gated, not in this machine's cache
+    assert not lora.ok and "accept the terms" in lora.fix  # gated, not in this machine's cache
     gpu = next(c for c in checks.values() if c.item.startswith("GPU"))
     assert "48 GB" in gpu.detail
     if torch.cuda.is_available():
@@ -220,3 +222,19 @@ def test_render_chunks_cross_fade_and_keep_pixels_outside_the_mask(backend, face
                        for g in (mixed, first.astype(np.uint8), second.astype(np.uint8))])
     for mixed_error, first_error, second_error in errors:
         assert mixed_error < min(first_error, second_error)
+
+
+def test_reference_downscale_factor_comes_from_the_lora_metadata(backend, tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from models.lipsync.ltx import _lora_metadata
+
+    _, lora = tiny
+    assert "reference_downscale_factor" not in _lora_metadata(str(lora.parent), lora.name)
+    assert backend.reference_downscale_factor == 1
+    tagged = tmp_path / "tagged.safetensors"
+    save_file(load_file(str(lora)), str(tagged), metadata={"format": "pt", "reference_downscale_factor": "2"})
+    assert _lora_metadata(str(tmp_path), tagged.name)["reference_downscale_factor"] == "2"
+    half = LtxLipSync(backend.pipe, resolution=32, max_frames=9, steps=2, reference_downscale_factor=2)
+    crops = half.sync(_clip(frames=5))  # the reference is encoded at 16², the video generated at 32²
+    assert len(crops) == 5 and crops[0].shape == (40, 40, 3)

@@ -197,3 +197,52 @@ def test_check_reports_package_weights_and_licence(tiny_nllb):
     assert all(c.stage == "translate" for c in checks)
     local = {c.item: c for c in check(model=str(tiny_nllb))}
     assert local[f"weights {tiny_nllb}"].ok
+
+
+def test_madlad_prefixes_the_target_token(tmp_path):
+    """A tiny T5 with a MADLAD-style vocabulary: ``<2xx>`` pieces name the targets."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(f"<2{c}>", 0.0) for c in ("es", "fr", "de", "en")]
+    pieces += [("▁", -1.0)] + [(c, -2.0) for c in string.ascii_letters + ".,"] + [("▁" + c, -2.5) for c in string.ascii_letters]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
+    assert "<2es>" in tokenizer.tokenize("<2es> Hello")
+    torch.manual_seed(2)
+    config = T5Config(vocab_size=len(tokenizer), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1, num_heads=2,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    translator = Seq2SeqTranslator("madlad", model=str(tmp_path), num_candidates=2, max_new_tokens=8)
+    assert translator.supported_targets("en") == ["de", "es", "fr"]
+    spanish, german = translator.candidates(SENTENCES[:2], "en", "es"), translator.candidates(SENTENCES[:2], "en", "de")
+    assert len(spanish) == 2 and all(len(c) == 2 for c in spanish)
+    assert spanish != german  # the <2xx> prefix reaches the model and changes its output
+    with pytest.raises(UnsupportedLanguageError):
+        translator.check_pair("en", "ja")
+
+
+def test_m2m100_forces_the_target_language_token(tiny_marian_template, tmp_path):
+    """A tiny M2M100 with an M2M100Tokenizer (``__es__`` tokens) on the sentencepiece model trained above."""
+    import torch
+    from pathlib import Path
+
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    marian = Path(tiny_marian_template.format(src="en", tgt="es"))
+    tokenizer = M2M100Tokenizer(vocab_file=str(marian / "vocab.json"), spm_file=str(marian / "source.spm"))
+    assert tokenizer.get_lang_id("es") != tokenizer.get_lang_id("fr")
+    torch.manual_seed(3)
+    config = M2M100Config(
+        vocab_size=max(tokenizer.lang_token_to_id.values()) + 1 + tokenizer.num_madeup_words, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+    )
+    M2M100ForConditionalGeneration(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    translator = Seq2SeqTranslator("m2m100", model=str(tmp_path), num_candidates=2, max_new_tokens=8)
+    assert {"es", "fr", "de", "zh"} <= set(translator.supported_targets("en"))
+    nbest = translator.candidates(SENTENCES[:2], "en", "es")
+    assert all(len(c) == 2 for c in nbest)
+    assert nbest != translator.candidates(SENTENCES[:2], "en", "fr")  # the forced first token differs

@@ -27,6 +27,7 @@ class Diarizer(Protocol):
 # backend never breaks another.
 BACKENDS: dict[str, str] = {
     "vad-cluster": "models.diarize.vad_cluster:VadClusterDiarizer",
+    "pyannote": "models.diarize.pyannote_diarizer:PyannoteDiarizer",
 }
 
 

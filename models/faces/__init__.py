@@ -25,9 +25,10 @@ class FaceAnalyzer(Protocol):
 
 
 # backend id -> "module:class"; imported only when chosen, so a missing package of one
-# backend never breaks another. The studio backend ("insightface") will be added here.
+# backend never breaks another. "insightface" is the studio backend (a factory: it loads a model pack).
 BACKENDS: dict[str, str] = {
     "dlib": "models.faces.dlib_faces:DlibFaceAnalyzer",
+    "insightface": "models.faces.insightface_faces:InsightFaceAnalyzer.from_pretrained",
 }
 
 # module that failed to import -> what to install
@@ -36,6 +37,8 @@ INSTALL_HINTS: dict[str, str] = {
     "face_recognition_models": "pip install face-recognition-models",
     "cv2": "pip install opencv-python",
     "scenedetect": "pip install scenedetect",
+    "insightface": "pip install insightface onnxruntime-gpu",
+    "onnxruntime": "pip install onnxruntime-gpu",
 }
 
 
@@ -45,9 +48,11 @@ def load_face_analyzer(backend: str = "dlib", **options: Any) -> FaceAnalyzer:
     if target is None:
         known = ", ".join(sorted(BACKENDS))
         raise BackendUnavailableError(f"unknown face analysis backend '{backend}' (available: {known})")
-    module_name, class_name = target.split(":")
+    module_name, attribute = target.split(":")
     try:
-        backend_class = getattr(import_module(module_name), class_name)
+        backend_class = import_module(module_name)
+        for part in attribute.split("."):  # "Class" or "Class.factory"
+            backend_class = getattr(backend_class, part)
     except ImportError as exc:
         missing = (exc.name or "").split(".")[0]
         hint = INSTALL_HINTS.get(missing, f"pip install {missing}" if missing else "see the install guide")

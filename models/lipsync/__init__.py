@@ -9,13 +9,13 @@ the video is the job of ``models.compositor``, shared by every backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
 from polydub.errors import BackendUnavailableError
 
-BACKENDS = ("lite",)
+BACKENDS = ("lite", "ltx")
 
 
 @dataclass
@@ -60,10 +60,19 @@ class LipSyncBackend(Protocol):
         ...
 
 
-def load_lip_syncer(backend: str = "lite") -> LipSyncBackend:
-    """The lip-sync backend named ``backend``; fails at once if it is unknown or not installed."""
+def load_lip_syncer(backend: str = "lite", **options: Any) -> LipSyncBackend:
+    """The lip-sync backend named ``backend``; fails at once if it is unknown or not installed.
+
+    ``options`` go to the backend (ltx: ``model``, ``lora``, ``device``, ``cpu_offload``, ``mode``, …).
+    """
     if backend == "lite":
         from models.lipsync.lite import LiteLipSync
 
         return LiteLipSync()
+    if backend == "ltx":
+        try:
+            from models.lipsync.ltx import LtxLipSync
+        except ImportError as exc:
+            raise BackendUnavailableError(f"the ltx lip-sync backend needs {exc.name}: pip install -e '.[studio]'") from exc
+        return LtxLipSync.from_pretrained(**options)
     raise BackendUnavailableError(f"unknown lip-sync backend '{backend}' (available: {', '.join(BACKENDS)})")

@@ -45,6 +45,25 @@ def _prompt(clip: LipSyncClip) -> str:
     return f'A close-up of a person talking. They say: "{said}"'
 
 
+def _lora_metadata(source: str, weight_name: Optional[str]) -> dict[str, str]:
+    """The safetensors metadata of a local or already-cached LoRA file ({} if not found).
+
+    IC-LoRAs trained on downscaled references store ``reference_downscale_factor`` there.
+    """
+    path: Optional[Path] = Path(source) / weight_name if weight_name and Path(source).is_dir() else None
+    if path is None and weight_name:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(source, weight_name)
+        path = Path(hit) if isinstance(hit, str) else None
+    if path is None or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
+
+
 @dataclass
 class LtxOutput:
     """What one generation produced: crops, the audio latents the video followed, and (native) its audio."""
@@ -71,6 +90,8 @@ class LtxLipSync:
             raise InputError(f"LTX resolution {resolution} is not a multiple of {grid}")
         self.resolution = int(resolution)
         self.reference_downscale_factor = int(reference_downscale_factor)
+        if self.reference_downscale_factor < 1 or (resolution // self.reference_downscale_factor) % int(pipe.vae_spatial_compression_ratio):
+            raise InputError(f"reference downscale factor {reference_downscale_factor} does not fit resolution {resolution}")
         self.frame_limit = self.max_supported_frames(max_frames)
         self.overlap = min(int(overlap), self.frame_limit - 1)
         self.version = f"{VERSION}-{mode}-{label}-r{self.resolution}-s{steps or 'distilled'}-g{guidance:g}-seed{seed}"
@@ -94,7 +115,8 @@ class LtxLipSync:
         ``device`` defaults to CUDA when available; ``dtype`` to bf16 on CUDA and float32 on
         CPU. ``cpu_offload`` keeps only the running component on the GPU; ``vae_tiling``
         decodes the video in tiles. ``options`` go to the constructor (mode, resolution,
-        steps, guidance, seed, max_frames, overlap).
+        steps, guidance, seed, max_frames, overlap, reference_downscale_factor — read from
+        the LoRA file's metadata when it has one).
         """
         try:
             import torch
@@ -124,6 +146,9 @@ class LtxLipSync:
                     f"(gated), set HF_TOKEN, then: huggingface-cli download {lora}") from exc
             pipe.set_adapters([ADAPTER], [float(lora_scale)])
             label += f"+{Path(str(weight_name or lora)).stem}@{lora_scale:g}"
+            factor = _lora_metadata(source, weight_name).get("reference_downscale_factor")
+            if factor and "reference_downscale_factor" not in options:
+                options["reference_downscale_factor"] = int(float(factor))
         if vae_tiling:
             pipe.vae.enable_tiling()
         if cpu_offload and str(device).startswith("cuda"):
@@ -183,6 +208,8 @@ class LtxLipSync:
         pipe = self.pipe
         audio = fit_length(clip.audio, int(round(len(clip.crops) * clip.sample_rate / clip.fps)))
         audio_latents = self.encode_audio(audio, clip.sample_rate, self._canvas(frames), clip.fps)
+        if self.reference_downscale_factor > 1:  # the IC-LoRA was trained on references at a lower resolution
+            video = crops_to_video(clip.crops, self.resolution // self.reference_downscale_factor, frames)
         pixels = torch.from_numpy(video).permute(3, 0, 1, 2).unsqueeze(0) * 2.0 - 1.0  # (1, 3, F, H, W)
         reference = encode_video(pipe.vae, pixels, self.device)
         with torch.no_grad():
@@ -242,7 +269,7 @@ class LtxLipSync:
     def sync_native(self, clip: LipSyncClip) -> tuple[list[np.ndarray], np.ndarray]:
         """Native mode: new crops and the model's own voicing of the line (mono, ``clip.sample_rate``)."""
         if self.mode != "native":
-            raise InputError("sync_native needs an LTX backend loaded with mode='native'")
+            raise ValueError("sync_native needs an LTX backend loaded with mode='native'")
         out = self.generate(clip)
         return out.crops, (out.audio if out.audio is not None else np.zeros(0, np.float32))
 

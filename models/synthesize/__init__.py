@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from models.data import SpeakerProfile, SynthesizedLine, TranslatedLine, Voice
 from polydub.errors import BackendUnavailableError, InputError
 
-BACKENDS = ("espeak",)
+BACKENDS = ("espeak", "xtts")
 
 
 @runtime_checkable
@@ -27,12 +27,19 @@ class Synthesizer(Protocol):
         ...
 
 
-def load_synthesizer(backend: str = "espeak") -> Synthesizer:
-    """The synthesis backend named ``backend``; fails at once if it is not installed."""
+def load_synthesizer(backend: str = "espeak", **options: Any) -> Synthesizer:
+    """The synthesis backend named ``backend``; fails at once if it is not installed.
+
+    ``options`` go to the backend (xtts: ``model``, ``device``, ``references``, ...).
+    """
     if backend == "espeak":
         from models.synthesize.espeak_tts import EspeakSynthesizer
 
-        return EspeakSynthesizer()
+        return EspeakSynthesizer(**options)
+    if backend == "xtts":
+        from models.synthesize.xtts import XttsSynthesizer
+
+        return XttsSynthesizer(**options)
     raise BackendUnavailableError(f"unknown synthesis backend '{backend}' (available: {', '.join(BACKENDS)})")
 
 

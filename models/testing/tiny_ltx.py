@@ -147,4 +147,15 @@ def smoke(workdir: Path, device: str) -> dict[str, float | str]:
     crops_native, voice = native.sync_native(clip)
     if len(crops_native) != frames or len(voice) != len(audio):
         raise AssertionError("native mode returned the wrong number of frames or samples")
-    return {"dtype": str(backend.pipe.transformer.dtype), "frozen_latent_max_error": frozen_error}
+    figures: dict[str, float | str] = {"dtype": str(backend.pipe.transformer.dtype), "frozen_latent_max_error": frozen_error}
+    if device == "cuda":  # the memory options: model CPU offload and VAE tiling
+        import time
+
+        del backend, native
+        offloaded = LtxLipSync.from_pretrained(str(model), lora=str(lora), device=device, cpu_offload=True,
+                                               vae_tiling=True, resolution=64, max_frames=17, steps=4)
+        started = time.perf_counter()
+        if len(offloaded.sync(clip)) != frames:
+            raise AssertionError("offloaded run returned the wrong number of frames")
+        figures["offload_seconds"] = time.perf_counter() - started
+    return figures

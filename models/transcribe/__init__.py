@@ -34,13 +34,14 @@ def load_transcriber(
     backend: str = "faster-whisper",
     model: str | None = None,
     device: str = "cpu",
-    compute_type: str = "int8",
+    compute_type: str | None = None,
 ) -> Transcriber:
     """Build a transcriber.
 
     ``model=None`` on the CPU is the lite default (tiny.en, shipped, nothing downloaded);
     on another device it is ``large-v3``. Any other name or folder goes to
     ``faster_whisper.WhisperModel`` as it is (a name may be downloaded from the hub).
+    ``compute_type=None`` is ``int8`` on the CPU and ``float16`` on a GPU.
     """
     if backend != "faster-whisper":
         raise BackendUnavailableError(f"unknown transcription backend '{backend}' (available: faster-whisper)")
@@ -50,6 +51,8 @@ def load_transcriber(
         raise BackendUnavailableError(f"transcription backend '{backend}' needs a missing package: {exc.name}") from exc
     if model is None:
         model = str(lite_model_path()) if device == "cpu" else "large-v3"
+    if compute_type is None:
+        compute_type = "int8" if device == "cpu" else "float16"
     return FasterWhisperTranscriber.from_pretrained(model, device=device, compute_type=compute_type)
 
 

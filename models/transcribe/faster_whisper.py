@@ -77,8 +77,19 @@ class FasterWhisperTranscriber:
 
     @property
     def languages(self) -> list[str]:
-        """Languages the loaded model can transcribe (["en"] for an English-only model)."""
-        return list(self.model.supported_languages)
+        """Languages the loaded model can transcribe (["en"] for an English-only model).
+
+        faster-whisper lists every Whisper language; a model with fewer language tokens
+        (before large-v3, no ``yue``) is narrowed to the ones its vocabulary holds.
+        """
+        names = list(self.model.supported_languages)
+        ct2 = self.model.model
+        tokenizer = getattr(self.model, "hf_tokenizer", None)
+        if not ct2.is_multilingual or tokenizer is None:
+            return names
+        first = tokenizer.token_to_id("<|startoftranscript|>") + 1
+        ids = {name: tokenizer.token_to_id(f"<|{name}|>") for name in names}
+        return [name for name in names if ids[name] is not None and ids[name] - first < ct2.num_languages]
 
     def transcribe(self, audio_16k: Path | str, language: str | None = None) -> Transcript:
         """Words with timestamps and probabilities; ``Transcript.language`` is given or detected."""
@@ -104,3 +115,20 @@ class FasterWhisperTranscriber:
             ]
             detected = info.language
         return Transcript(language=normalize(detected), words=words, model=self.version)
+
+
+def check(model: str | None = None) -> list:
+    """Preflight for ``polydub doctor``: package, the model's weights, licence, GPU (studio: large-v3)."""
+    from faster_whisper.utils import _MODELS
+
+    from models.preflight import gpu_check, hf_cache_check, licence_note, package_check
+
+    stage = "transcribe"
+    model = model or "large-v3"
+    repo = _MODELS.get(model, model)  # faster-whisper's size names -> their hub repos
+    return [
+        package_check(stage, "faster_whisper", "faster-whisper"),
+        hf_cache_check(stage, repo, filename="model.bin"),
+        licence_note(stage, f"Whisper {model} (MIT)", "https://github.com/openai/whisper", True),
+        gpu_check(stage, 6),
+    ]

@@ -16,6 +16,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+import langcodes
+
 from models.languages import normalize
 from models.translate import codes
 from models.translate.length import Candidate, pick_by_budget
@@ -64,8 +66,10 @@ class _Loaded:
         self.identity = f"{Path(model_id).name if Path(model_id).is_dir() else model_id}@{hashlib.sha256(config).hexdigest()[:12]}"
 
     def tokens(self) -> list[str]:
-        """Every token string the tokenizer knows, special ones included."""
-        return list(self.tokenizer.get_vocab()) + list(getattr(self.tokenizer, "all_special_tokens", []))
+        """Every token string the tokenizer knows: vocabulary, special tokens, M2M100's ``__xx__`` language tokens."""
+        tokenizer = self.tokenizer
+        languages = list(getattr(tokenizer, "lang_code_to_token", {}).values())
+        return list(tokenizer.get_vocab()) + list(getattr(tokenizer, "all_special_tokens", [])) + languages
 
 
 class Seq2SeqTranslator:
@@ -95,6 +99,7 @@ class Seq2SeqTranslator:
         self.max_new_tokens = max_new_tokens
         self.score_margin = score_margin
         self._pairs: dict[str, _Loaded] = {}
+        self._languages: dict[str, str] | None = None
         self._main = None if family == "marian" else _Loaded(self.model_id, self.device, self.dtype)
 
     @property
@@ -115,12 +120,15 @@ class Seq2SeqTranslator:
         return self._pairs[model_id]
 
     def languages(self) -> dict[str, str]:
-        """ISO tag -> the model's language code/token (empty for a per-pair Marian model)."""
+        """ISO tag -> the model's language code/token (empty for a per-pair Marian model); read once."""
         if self._main is None:
             return {}
-        if self.family == "nllb":
-            return codes.nllb_table(self._main.tokens())
-        return codes.family_languages(self.family, self._main.tokens())
+        if self._languages is None:
+            if self.family == "nllb":
+                self._languages = codes.nllb_table(self._main.tokens())
+            else:
+                self._languages = codes.family_languages(self.family, self._main.tokens())
+        return self._languages
 
     def supported_targets(self, source: str) -> list[str]:
         """Targets reachable from ``source``: all the model's languages, or the loaded Marian pairs."""
@@ -137,21 +145,20 @@ class Seq2SeqTranslator:
         if self._main is None:
             self._pair(src, tgt)
             return
-        known = self.languages()
         for code in (src, tgt):
-            if self.family == "nllb":
-                codes.nllb_code(code, known.values())
-            elif code not in known and code.split("-")[0] not in known:
-                raise UnsupportedLanguageError(
-                    f"{self.model_id} does not know '{code}'; it knows {len(known)} languages, e.g. {', '.join(sorted(known)[:12])}"
-                )
+            self._token(code)
 
     def _token(self, language: str) -> str:
+        """The model's code/token for ``language``; UnsupportedLanguageError if it has none."""
         known = self.languages()
-        if self.family == "nllb":
-            return codes.nllb_code(language, known.values())
         tag = normalize(language)
-        return known.get(tag) or known[tag.split("-")[0]]
+        base = langcodes.Language.get(tag)
+        for key in (tag, f"{base.language}-{base.script}" if base.script else "", base.language):
+            if key in known:
+                return known[key]
+        raise UnsupportedLanguageError(
+            f"{self.model_id} does not know '{tag}'; it knows {len(known)} languages, e.g. {', '.join(sorted(known)[:12])}"
+        )
 
     def translate(
         self, texts: list[str], source: str, target: str, budgets: list[float | None] | None = None

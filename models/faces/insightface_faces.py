@@ -1,0 +1,194 @@
+"""Studio face analysis with insightface: SCRFD detection, 3D-68 landmarks, ArcFace identity.
+
+The models come from an insightface model pack (``buffalo_l`` by default, in
+``~/.insightface/models/<pack>``, or any folder of ONNX files), loaded through
+insightface's own ``FaceAnalysis`` / ``model_zoo`` routing. The streaming pass, shot
+splitting, tracking and identity linking are the shared ones used by the dlib backend
+(``models.faces.tracking`` / ``shots``):
+
+- detection (SCRFD) every ``detect_every`` frames and on the first frame of every shot;
+- landmarks (``landmark_3d_68``: the same 68-point layout as dlib's, x/y kept) on every
+  frame of every track, fitted in the box of the previous frame between detections;
+- ArcFace embeddings (L2-normalised) on a few frames per track, aligned on 5 points taken
+  from the 68 landmarks (eye centres, nose tip, mouth corners); identities are linked by
+  euclidean distance between mean embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from models.faces.records import FaceAnalysis, Shot
+from models.faces.shots import detect_shots, shots_from_cuts
+from models.faces.tracking import SavedTrack, ShotTracker, face_tracks, is_spurious, link_identities, save_track
+from models.ingest import probe
+from models.preflight import Check, gpu_check, licence_note, package_check
+from models.video_io import read_frames
+from polydub.errors import BackendUnavailableError, InputError
+
+STAGE = "faces"
+DEFAULT_PACK = "buffalo_l"
+MODULES = ("detection", "recognition", "landmark_3d_68")
+ARCFACE_LINK = 1.05  # euclidean distance of unit embeddings ≈ cosine similarity 0.45
+PROGRESS_EVERY = 25
+LICENCE_URL = "https://github.com/deepinsight/insightface#license"
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """insightface's 5 alignment points (image-left eye, image-right eye, nose tip, mouth corners) from 68."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30], points[48], points[54]]).astype(np.float32)
+
+
+def _pack_folder(root_or_pack: str, root: str) -> Path:
+    """The folder of ONNX files for a pack name or a folder path; BackendUnavailableError if absent (never downloads)."""
+    direct = Path(root_or_pack).expanduser()
+    folder = direct if direct.is_dir() else Path(root).expanduser() / "models" / root_or_pack
+    if not folder.is_dir() or not any(folder.glob("*.onnx")):
+        raise BackendUnavailableError(
+            f"insightface model pack '{root_or_pack}' not found in {folder}: download it once with "
+            f"`python -c \"from insightface.app import FaceAnalysis; FaceAnalysis('{root_or_pack}')\"` "
+            f"(or unzip {root_or_pack}.zip from the insightface releases into {folder})")
+    return folder
+
+
+def default_providers() -> list[str]:
+    """CUDA first when onnxruntime has it, then the CPU."""
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+class InsightFaceAnalyzer:
+    """The studio face backend (same tracking and outputs as the dlib backend)."""
+
+    name = "insightface"
+
+    def __init__(self, app: Any, *, pack: str = DEFAULT_PACK, providers: Sequence[str] = (), detect_every: int = 5,
+                 min_track_frames: int = 5, max_descriptors: int = 3, link_threshold: float = ARCFACE_LINK):
+        if detect_every < 1 or min_track_frames < 1 or max_descriptors < 1:
+            raise ValueError("detect_every, min_track_frames and max_descriptors must be at least 1")
+        missing = [m for m in MODULES if m not in app.models]
+        if missing:
+            raise BackendUnavailableError(f"insightface pack '{pack}' lacks the {', '.join(missing)} model(s) (buffalo_l has all three)")
+        self.app, self.providers = app, list(providers)
+        self.detect_every, self.min_track_frames = detect_every, min_track_frames
+        self.max_descriptors, self.link_threshold = max_descriptors, link_threshold
+        files = "+".join(sorted(Path(app.models[m].model_file).stem for m in MODULES))
+        self.version = (f"insightface-{_version()}+{Path(pack).name}({files})+every{detect_every}+min{min_track_frames}"
+                        f"+desc{max_descriptors}+link{link_threshold}")
+
+    @classmethod
+    def from_pretrained(cls, root_or_pack: str = DEFAULT_PACK, providers: Optional[Sequence[str]] = None, *,
+                        root: str = "~/.insightface", det_size: tuple[int, int] = (640, 640), det_thresh: float = 0.5,
+                        **options: Any) -> "InsightFaceAnalyzer":
+        """Load a model pack (name under ``root``/models, or a folder of ONNX files) with onnxruntime ``providers``."""
+        try:
+            from insightface.app import FaceAnalysis as InsightApp
+        except ImportError as exc:
+            raise BackendUnavailableError(f"the insightface backend needs insightface and onnxruntime ({exc}): "
+                                          "pip install insightface onnxruntime-gpu") from exc
+        folder = _pack_folder(str(root_or_pack), root)
+        providers = list(providers) if providers else default_providers()
+        app = InsightApp(name=str(folder), root=root, allowed_modules=list(MODULES), providers=providers)
+        app.prepare(ctx_id=0 if providers[0] == "CUDAExecutionProvider" else -1, det_size=tuple(det_size), det_thresh=det_thresh)
+        return cls(app, pack=str(root_or_pack), providers=providers, **options)
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        """Face boxes (M, 4) in pixels of an RGB ``frame``."""
+        boxes, _ = self.app.det_model.detect(np.ascontiguousarray(frame[..., ::-1]), max_num=0)
+        return np.asarray(boxes, dtype=np.float64).reshape(-1, 5)[:, :4]
+
+    def landmarks(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """The 68 landmarks (68, 2) of the face in ``box`` of an RGB ``frame``."""
+        from insightface.app.common import Face
+
+        face = Face(bbox=np.asarray(box, dtype=np.float32))
+        points = self.app.models["landmark_3d_68"].get(np.ascontiguousarray(frame[..., ::-1]), face)
+        return np.asarray(points, dtype=np.float64)[:, :2]
+
+    def descriptor(self, frame: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The L2-normalised ArcFace embedding of the face with these landmarks (RGB ``frame``)."""
+        from insightface.app.common import Face
+
+        face = Face(bbox=np.asarray(box, dtype=np.float32), kps=five_points(landmarks))
+        embedding = np.asarray(self.app.models["recognition"].get(np.ascontiguousarray(frame[..., ::-1]), face), dtype=np.float64)
+        return embedding / max(float(np.linalg.norm(embedding)), 1e-12)
+
+    def analyze(self, video: Path, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> FaceAnalysis:
+        """Detect, track and identify every face of ``video``; track geometry goes to ``out_dir/tracks``."""
+        info = probe(video)
+        if not info.has_video or info.width <= 0 or info.height <= 0:
+            raise InputError(f"{Path(video).name} has no video stream to analyse faces in")
+        expected = max(info.frame_count, 1)
+        shots = detect_shots(video, expected)
+        gap = max(1, round(info.fps or 25.0))
+        saved: list[SavedTrack] = []
+
+        def new_tracker(shot: int) -> ShotTracker:
+            return ShotTracker(shot, info.width, info.height, descriptor_gap=gap, max_descriptors=self.max_descriptors)
+
+        def close(tracker: ShotTracker) -> None:
+            for track in tracker.finish():
+                if not is_spurious(track, self.min_track_frames):
+                    saved.append(save_track(track, len(saved), Path(out_dir)))
+
+        shot_index, decoded = 0, 0
+        tracker = new_tracker(0)
+        for index, frame in read_frames(video, info.width, info.height):
+            decoded = index + 1
+            while shot_index + 1 < len(shots) and index >= shots[shot_index].end_frame:
+                close(tracker)
+                shot_index += 1
+                tracker = new_tracker(shot_index)
+            due = (index - shots[shot_index].start_frame) % self.detect_every == 0
+            tracker.step(index, self.detect(frame) if due else None, lambda box: self.landmarks(frame, box))
+            for track, points in tracker.wants_descriptor(index):
+                tracker.add_descriptor(track, index, self.descriptor(frame, track.boxes[-1], points))
+            if progress is not None and decoded % PROGRESS_EVERY == 0:
+                progress(decoded, max(expected, decoded))
+        close(tracker)
+        if decoded == 0:
+            raise InputError(f"no frame of {Path(video).name} could be decoded")
+        if progress is not None:
+            progress(decoded, decoded)
+        return FaceAnalysis(
+            backend=self.name, fps=info.fps, width=info.width, height=info.height, frame_count=decoded,
+            shots=_fit_shots(shots, decoded), tracks=face_tracks(saved, link_identities(saved, self.link_threshold)),
+        )
+
+
+def _fit_shots(shots: list[Shot], frame_count: int) -> list[Shot]:
+    return shots_from_cuts([s.start_frame for s in shots], frame_count)
+
+
+def _version() -> str:
+    try:
+        return package_version("insightface")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def check(model: Optional[str] = None, root: str = "~/.insightface") -> list[Check]:
+    """What ``polydub doctor`` reports for insightface faces: packages, model pack, GPU, licence."""
+    pack = model or DEFAULT_PACK
+    checks = [package_check(STAGE, "insightface", "insightface"), package_check(STAGE, "onnxruntime", "onnxruntime-gpu")]
+    try:
+        folder = _pack_folder(pack, root)
+        checks.append(Check(STAGE, f"weights {pack}", True, f"{len(list(folder.glob('*.onnx')))} ONNX models in {folder}"))
+    except BackendUnavailableError as exc:
+        checks.append(Check(STAGE, f"weights {pack}", False, "model pack not downloaded", fix=str(exc).split(": ", 1)[-1]))
+    gpu = gpu_check(STAGE, 2)
+    checks.append(Check(gpu.stage, gpu.item, True, gpu.detail + " (optional: runs on the CPU, slower)", gpu.fix if not gpu.ok else ""))
+    licence = licence_note(STAGE, f"insightface {pack} models", LICENCE_URL, commercial=False)
+    checks.append(Check(licence.stage, licence.item, licence.ok,
+                        licence.detail + "; the pretrained packs are for non-commercial research only (the code is MIT): "
+                        "commercial use needs a licence from insightface", licence.fix))
+    return checks
