@@ -60,9 +60,10 @@ def localize_language(
         if review:
             with gpu.released():
                 translated = review_translation(translated)
-        spoken = synthesize(work, translated, source.speakers, backends.synthesize)
+        voice = (backends.synthesize, backends.options("synthesize"), source.references)
+        spoken = synthesize(work, translated, source.speakers, *voice)
         bounds = TimingBounds(min_speed=min_speed, max_speed=max_speed)
-        dub = fit(work, translated, spoken, source.audio.media.duration, bounds, backends.synthesize)
+        dub = fit(work, translated, spoken, source.audio.media.duration, bounds, *voice)
         mixed = mix(work, source.audio, dub, source.stems)
         picture = lipsync(work, source.audio, source.faces, source.speaker_faces, dub, backends.lipsync, backends.options("lipsync"))
         delivered = deliver(work, source.audio, dub, mixed, picture, out_dir, keep_original_audio)

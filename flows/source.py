@@ -10,12 +10,14 @@ from prefect import flow
 from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles, Transcript
 from models.faces.records import FaceAnalysis, SpeakerFaces
 from models.separate import Stems
+from models.synthesize.reference import VoiceReferences
 from polydub.config import Backends
 from polydub.errors import InputError
 from polydub.workdir import WorkDir
 from tasks.diarize import diarize, profile_speakers, segment_lines
 from tasks.faces import analyze_faces, match_faces
 from tasks.ingest import ingest_source
+from tasks.references import choose_references
 from tasks.separate import separate
 from tasks.transcribe import transcribe
 
@@ -32,6 +34,7 @@ class SourceAnalysis(Record):
     faces: FaceAnalysis
     speaker_faces: SpeakerFaces
     stems: Optional[Stems] = None  # dialogue/background stems (studio); None: the dub ducks the original
+    references: Optional[VoiceReferences] = None  # one clip per speaker for a voice-cloning synthesizer
 
     @property
     def work(self) -> WorkDir:
@@ -57,6 +60,7 @@ def analyze_source(
     if not lines.lines:
         raise InputError(f"no speech found in {Path(video).name}: there is nothing to dub")
     speakers = profile_speakers(work, audio, diarization)
+    references = choose_references(work, audio, diarization, stems) if backends.clones_voices else None
     faces = faces_run.result()
     speaker_faces = match_faces(work, faces, diarization)
     return SourceAnalysis(
@@ -69,4 +73,5 @@ def analyze_source(
         faces=faces,
         speaker_faces=speaker_faces,
         stems=stems,
+        references=references,
     )

@@ -64,6 +64,11 @@ class Backends(BaseModel):
             return self.transcribe_model
         return self.models.get(stage)
 
+    @property
+    def clones_voices(self) -> bool:
+        """Whether the synthesizer copies each speaker's voice from a reference clip of the source."""
+        return self.synthesize in CLONING_SYNTHESIZERS
+
     def options(self, stage: str) -> tuple[tuple[str, str], ...]:
         """The backend options of ``stage`` (its model under ``model``), sorted: hashable, for loaders and cache keys."""
         found = {key[len(stage) + 1 :]: value for key, value in self.models.items() if key.startswith(stage + ".")}
@@ -72,6 +77,7 @@ class Backends(BaseModel):
         return tuple(sorted(found.items()))
 
 
+CLONING_SYNTHESIZERS = ("xtts",)
 PROFILE_BACKENDS: dict[Profile, dict[str, Any]] = {
     Profile.lite: {},
     Profile.studio: {

@@ -7,6 +7,7 @@ backend uses its defaults.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -14,8 +15,17 @@ from typing import Any
 Options = tuple[tuple[str, str], ...]
 
 
+def _value(text: str) -> Any:
+    """An option's value: a JSON number or boolean as such (``"64"`` → 64, ``"true"`` → True), anything else as text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, bool)) else text
+
+
 def _keywords(options: Options, model_keyword: str = "model") -> dict[str, Any]:
-    return {model_keyword if key == "model" else key: value for key, value in options}
+    return {model_keyword if key == "model" else key: value if key == "model" else _value(value) for key, value in options}
 
 
 @lru_cache(maxsize=None)

@@ -8,7 +8,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from models.data import Dub, SpeakerProfiles, Synthesis, TranslatedLines
-from models.synthesize import synthesize_lines
+from models.synthesize import Synthesizer, synthesize_lines
+from models.synthesize.reference import VoiceReferences
 from models.timing import TimingBounds, fit_timing
 from polydub.workdir import WorkDir
 from tasks import backends
@@ -16,14 +17,29 @@ from tasks.line_cache import CachedSynthesizer
 from tasks.stage import run_cached
 
 
+def _loaded(backend: str, options: backends.Options, references: VoiceReferences | None) -> Synthesizer:
+    """The synthesizer, holding this video's reference clips when it clones voices."""
+    synth = backends.synthesizer(backend, options)
+    for clip in references.clips if references is not None else []:
+        synth.set_reference(clip.speaker, clip.audio)
+    return synth
+
+
 @task(name="synthesize", cache_policy=NONE)
-def synthesize(work: WorkDir, translated: TranslatedLines, speakers: SpeakerProfiles, backend: str) -> Synthesis:
+def synthesize(
+    work: WorkDir,
+    translated: TranslatedLines,
+    speakers: SpeakerProfiles,
+    backend: str,
+    options: backends.Options = (),
+    references: VoiceReferences | None = None,
+) -> Synthesis:
     """Each line spoken at natural speed by its speaker's voice (one voice per speaker).
 
     Lines already spoken with the same text, voice and backend (an earlier run, or a review
     that edited other lines) are copied from the work folder's line cache.
     """
-    synth = backends.synthesizer(backend)
+    synth = _loaded(backend, options, references)
     language = translated.language
 
     def compute(folder: Path) -> Synthesis:
@@ -33,13 +49,23 @@ def synthesize(work: WorkDir, translated: TranslatedLines, speakers: SpeakerProf
         cached.write_record(folder)
         return Synthesis(language=language, voices=voices, lines=spoken)
 
-    return run_cached(work, "synthesize", Synthesis, compute, inputs=[translated, speakers], backend=synth.version, language=language)
+    inputs = [translated, speakers, references]
+    return run_cached(work, "synthesize", Synthesis, compute, inputs=inputs, backend=synth.version, language=language)
 
 
 @task(name="fit_timing", cache_policy=NONE)
-def fit(work: WorkDir, translated: TranslatedLines, synthesis: Synthesis, media_duration: float, bounds: TimingBounds, backend: str) -> Dub:
+def fit(
+    work: WorkDir,
+    translated: TranslatedLines,
+    synthesis: Synthesis,
+    media_duration: float,
+    bounds: TimingBounds,
+    backend: str,
+    options: backends.Options = (),
+    references: VoiceReferences | None = None,
+) -> Dub:
     """Place each line at its original start, at a bounded speed."""
-    synth = backends.synthesizer(backend)
+    synth = _loaded(backend, options, references)
     language = translated.language
 
     def compute(folder: Path) -> Dub:

@@ -20,7 +20,8 @@ def translate(work: WorkDir, lines: Lines, source: str, target: str, backend: st
     translator.check_pair(source, target)
 
     def compute(folder: Path) -> TranslatedLines:
-        texts = translator.translate([line.text for line in lines.lines], source, target)
+        budgets = [line.end - line.start for line in lines.lines]  # each line's duration: the length hint
+        texts = translator.translate([line.text for line in lines.lines], source, target, budgets=budgets)
         return TranslatedLines(
             language=target,
             lines=[

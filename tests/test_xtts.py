@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -16,40 +14,12 @@ from models.synthesize.xtts import XttsSynthesizer, check  # noqa: E402
 from polydub.errors import BackendUnavailableError, InputError, UnsupportedLanguageError  # noqa: E402
 from tests.speech_material import LOW_MALE, MONOLOGUE_SCRIPT, conversation  # noqa: E402
 
-LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi"]
-
-
 @pytest.fixture(scope="module")
 def tiny_xtts(tmp_path_factory):
     """config.json + model.pth + vocab.json of a 1-layer, 32-channel XTTS (real HiFi-GAN decoder and speaker encoder)."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from TTS.tts.configs.xtts_config import XttsConfig
-    from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
-    from TTS.tts.models.xtts import Xtts
+    from models.testing.tiny_xtts import build_tiny_xtts
 
-    folder = tmp_path_factory.mktemp("xtts")
-    special = ["[STOP]", "[UNK]", "[SPACE]", "[START]"] + [f"[{code}]" for code in LANGUAGES]
-    vocab = {token: i for i, token in enumerate(special)}
-    for ch in string.ascii_lowercase + "áéíóúñü.,!?'-":
-        vocab.setdefault(ch, len(vocab))
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
-    tokenizer.add_special_tokens(special)
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.save(str(folder / "vocab.json"))
-    config = XttsConfig()
-    args = config.model_args
-    args.gpt_layers, args.gpt_n_model_channels, args.gpt_n_heads = 1, 32, 2
-    args.gpt_num_audio_tokens, args.gpt_start_audio_token, args.gpt_stop_audio_token = 34, 32, 33
-    args.gpt_max_audio_tokens, args.gpt_max_text_tokens, args.gpt_max_prompt_tokens = 60, 100, 20
-    args.gpt_use_perceiver_resampler, args.decoder_input_dim = True, 32  # as in XTTS-v2, at toy width
-    config.save_json(str(folder / "config.json"))
-    torch.manual_seed(0)
-    model = Xtts(config)
-    model.tokenizer = VoiceBpeTokenizer(str(folder / "vocab.json"))
-    model.init_models()
-    torch.save({"model": model.state_dict()}, folder / "model.pth")
-    return folder
+    return build_tiny_xtts(tmp_path_factory.mktemp("xtts"))
 
 
 @pytest.fixture(scope="module")

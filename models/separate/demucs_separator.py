@@ -45,10 +45,17 @@ def load_demucs(model: str = DEFAULT_MODEL, repo: Path | str | None = None):
     """A demucs model (bag of models) by name: from the local ``repo`` folder, else the Hugging Face hub.
 
     A local repo holds ``<name>.yaml`` (``models: [sig, ...]``) and one ``<sig>.th`` per
-    model, as ``demucs.pretrained.get_model(name, repo)`` expects.
+    model, as ``demucs.pretrained.get_model(name, repo)`` expects. ``model`` may also be such
+    a folder holding one ``.yaml``: that model is loaded.
     """
     _import_torch()
     from demucs.pretrained import get_model
+
+    if repo is None and Path(model).is_dir():
+        bags = sorted(Path(model).glob("*.yaml"))
+        if len(bags) != 1:
+            raise BackendUnavailableError(f"{model} must hold exactly one Demucs <name>.yaml (found {len(bags)})")
+        repo, model = Path(model), bags[0].stem
 
     try:
         if repo is not None:

@@ -47,6 +47,12 @@ class ReferenceClip(Record):
         return self.end - self.start
 
 
+class VoiceReferences(Record):
+    """One reference clip per speaker: the voices a cloning synthesizer copies for the whole video."""
+
+    clips: list[ReferenceClip]
+
+
 def clean_runs(diarization: Diarization, speaker: str, join_gap_s: float = JOIN_GAP_S) -> list[tuple[float, float]]:
     """Spans where only ``speaker`` speaks (see the module notes), sorted."""
     own = sorted((t.start, t.end) for t in diarization.turns if t.speaker == speaker)

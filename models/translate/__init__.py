@@ -24,8 +24,12 @@ class Translator(Protocol):
         """Raise UnsupportedLanguageError (naming the supported targets) unless source→target works."""
         ...
 
-    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
-        """One translation per input text, in order; empty inputs stay empty."""
+    def translate(self, texts: list[str], source: str, target: str, budgets: list[float] | None = None) -> list[str]:
+        """One translation per input text, in order; empty inputs stay empty.
+
+        ``budgets`` (seconds per text) let a backend with several candidates pick the one
+        whose spoken length fits the line best; a backend with one answer ignores them.
+        """
         ...
 
 

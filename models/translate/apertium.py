@@ -90,8 +90,8 @@ class ApertiumTranslator:
         targets = ", ".join(self.supported_targets(src)) or "none"
         raise UnsupportedLanguageError(f"no Apertium pair {src}→{tgt}; supported targets from {src}: {targets}")
 
-    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
-        """Translate every text in one apertium call; blank inputs come back as ""."""
+    def translate(self, texts: list[str], source: str, target: str, budgets: list[float] | None = None) -> list[str]:
+        """Translate every text in one apertium call; blank inputs come back as "" (one answer each: ``budgets`` are not used)."""
         self.check_pair(source, target)
         mode = self.pairs[(normalize(source), normalize(target))]
         cleaned = [" ".join(text.split()) for text in texts]
