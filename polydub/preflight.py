@@ -11,6 +11,9 @@ from polydub.config import LocalizeParams, Profile
 from polydub.errors import BackendUnavailableError, InputError
 
 
+SOURCE_SIDE_STAGES = ("ingest", "transcribe", "diarize", "separate", "faces")
+
+
 def check_output_dir(out_dir: Path) -> None:
     """The output folder exists (or can be made) and is writable."""
     try:
@@ -30,6 +33,8 @@ def preflight(params: LocalizeParams) -> MediaInfo:
         from polydub.doctor import blocking_summary, is_blocking, run_checks
 
         checks = run_checks(params.profile, params.source_language, chosen.models)
+        if params.language_deployment:  # languages run (and are checked) on the GPU pool's machines
+            checks = [c for c in checks if c.stage in SOURCE_SIDE_STAGES]
         if any(is_blocking(c) for c in checks):
             raise BackendUnavailableError(
                 f"the studio profile cannot run on this machine: {blocking_summary(checks)} (see `polydub doctor --profile studio`)"

@@ -69,3 +69,16 @@ def test_stage_options_carry_the_model_and_backend_options():
     assert chosen.options("translate") == (("family", "m2m100"),)
     assert chosen.options("diarize") == ()
     assert chosen.options("transcribe") == (("model", "large-v3"),)
+
+
+def test_with_languages_on_a_pool_only_the_source_side_is_checked_here(tmp_path):
+    from polydub.preflight import preflight
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    params = LocalizeParams(video=str(video), targets="es", profile="studio", out_dir=str(tmp_path / "out"), language_deployment="d/d")
+    with pytest.raises(BackendUnavailableError) as refused:
+        preflight(params)
+    message = str(refused.value)
+    assert "transcribe:" in message  # the source side runs here and lacks its GPU and weights
+    assert "lipsync:" not in message and "synthesize:" not in message and "translate:" not in message
