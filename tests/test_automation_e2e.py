@@ -84,7 +84,7 @@ def test_dropped_file_is_localized_once(deployed: PrefectServer, sample, tmp_pat
             for name in ("interview.es.mp4", "interview.es.srt", "interview.es.vtt", "report.json", MANIFEST):
                 assert (job / name).stat().st_size > 0, name
             manifest = verify(str(job))
-            assert {f.name for f in manifest.files} == {"interview.es.mp4", "interview.es.srt", "interview.es.vtt", "report.json"}
+            assert {f.name for f in manifest.files} == {"interview.es.mp4", "interview.es.srt", "interview.es.vtt", "interview.es.report.html", "report.json"}
             delivered = verify(str(deliver / "interview"))
             assert delivered.files == Manifest.model_validate_json((job / MANIFEST).read_text()).files
 

@@ -21,7 +21,7 @@ class _BrokenFor:
     def check_pair(self, source: str, target: str) -> None:
         self.real.check_pair(source, target)
 
-    def translate(self, texts, source, target):
+    def translate(self, texts, source, target, budgets=None):
         if target == self.broken:
             raise RuntimeError(f"translation service for {target} is down")
         return self.real.translate(texts, source, target)
@@ -32,7 +32,7 @@ def test_a_failing_language_leaves_the_others_delivered(sample, tmp_path, monkey
     from tasks import backends
 
     real = backends.translator("apertium")
-    monkeypatch.setattr(backends, "translator", lambda name: _BrokenFor(real, "ca"))
+    monkeypatch.setattr(backends, "translator", lambda name, options=(): _BrokenFor(real, "ca"))
     out = tmp_path / "out"
     params = LocalizeParams(video=str(sample.video), targets="es,ca", out_dir=str(out), work_dir=str(tmp_path / "work"))
     with pytest.raises(LanguagesFailed, match="1 of 2 languages failed.*ca"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,20 +19,9 @@ RATE = 48000
 @pytest.fixture(scope="module")
 def tiny_repo(tmp_path_factory):
     """A demucs model repo: ``tiny.yaml`` naming one random HTDemucs saved as ``tinysig.th``."""
-    import torch
-    from demucs.htdemucs import HTDemucs
+    from models.testing.tiny_demucs import build_tiny_demucs
 
-    repo = tmp_path_factory.mktemp("demucs")
-    torch.manual_seed(0)
-    model = HTDemucs(
-        sources=["drums", "bass", "other", "vocals"], audio_channels=2, channels=4, depth=2, nfft=512,
-        t_layers=1, t_heads=1, t_hidden_scale=1.0, samplerate=44100, segment=Fraction(1, 1),
-        dconv_comp=2, multi_freqs=[], freq_emb=0.0,
-    )
-    args, kwargs = model._init_args_kwargs
-    torch.save({"klass": HTDemucs, "args": args, "kwargs": kwargs, "state": model.state_dict()}, repo / "tinysig.th")
-    (repo / "tiny.yaml").write_text("models: ['tinysig']\n")
-    return repo
+    return build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
 
 
 @pytest.fixture(scope="module")

@@ -29,24 +29,9 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def tiny_nllb(tmp_path_factory):
     """A random 1-layer NLLB (M2M100 architecture) with a character-level NllbTokenizer."""
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    from models.testing.tiny_nllb import build_tiny_nllb
 
-    folder = tmp_path_factory.mktemp("nllb")
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "▁": 4}
-    for ch in string.ascii_letters + string.digits + ".,ñá":
-        vocab.setdefault(ch, len(vocab))
-        vocab.setdefault("▁" + ch, len(vocab))
-    tokenizer = NllbTokenizer(vocab=vocab, merges=[])
-    torch.manual_seed(0)
-    config = M2M100Config(
-        vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
-    )
-    M2M100ForConditionalGeneration(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny_nllb(tmp_path_factory.mktemp("nllb"))
 
 
 def _spm(folder, sentences, vocab_size=40):

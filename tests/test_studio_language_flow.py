@@ -49,17 +49,14 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, sample, tiny_models):
-    from prefect.testing.utilities import prefect_test_harness
-
     base = tmp_path_factory.mktemp("studio")
     clip = base / "clip.mp4"
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(sample.video), "-t", str(CLIP_SECONDS), "-c:v", "libx264",
                     "-crf", "12", "-c:a", "aac", str(clip)], check=True)  # fmt: skip
     studio = Backends.for_profile(Profile.studio, transcribe_model=None, diarize="vad-cluster", faces="dlib", models=tiny_models)
     source_side = studio.model_copy(update={"translate": "apertium", "synthesize": "xtts", "lipsync": "lite"})
-    with prefect_test_harness(server_startup_timeout=120):
-        source = analyze_source(str(clip), str(base / "work"), "en", source_side)
-        result = localize_language(source, "es", str(base / "out"), "en", studio)
+    source = analyze_source(str(clip), str(base / "work"), "en", source_side)
+    result = localize_language(source, "es", str(base / "out"), "en", studio)
     return {"source": source, "result": result, "clip": clip}
 
 

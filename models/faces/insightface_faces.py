@@ -24,19 +24,15 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from models.faces.records import FaceAnalysis, Shot
-from models.faces.shots import detect_shots, shots_from_cuts
-from models.faces.tracking import SavedTrack, ShotTracker, face_tracks, is_spurious, link_identities, save_track
-from models.ingest import probe
+from models.faces.records import FaceAnalysis
+from models.faces.video_analysis import analyze_video
 from models.preflight import Check, gpu_check, licence_note, package_check
-from models.video_io import read_frames
-from polydub.errors import BackendUnavailableError, InputError
+from polydub.errors import BackendUnavailableError
 
 STAGE = "faces"
 DEFAULT_PACK = "buffalo_l"
 MODULES = ("detection", "recognition", "landmark_3d_68")
 ARCFACE_LINK = 1.05  # euclidean distance of unit embeddings ≈ cosine similarity 0.45
-PROGRESS_EVERY = 25
 LICENCE_URL = "https://github.com/deepinsight/insightface#license"
 
 
@@ -122,51 +118,13 @@ class InsightFaceAnalyzer:
         embedding = np.asarray(self.app.models["recognition"].get(np.ascontiguousarray(frame[..., ::-1]), face), dtype=np.float64)
         return embedding / max(float(np.linalg.norm(embedding)), 1e-12)
 
+    def detection_image(self, frame: np.ndarray) -> np.ndarray:
+        """The RGB frame itself (the models convert to BGR on their own)."""
+        return frame
+
     def analyze(self, video: Path, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> FaceAnalysis:
-        """Detect, track and identify every face of ``video``; track geometry goes to ``out_dir/tracks``."""
-        info = probe(video)
-        if not info.has_video or info.width <= 0 or info.height <= 0:
-            raise InputError(f"{Path(video).name} has no video stream to analyse faces in")
-        expected = max(info.frame_count, 1)
-        shots = detect_shots(video, expected)
-        gap = max(1, round(info.fps or 25.0))
-        saved: list[SavedTrack] = []
-
-        def new_tracker(shot: int) -> ShotTracker:
-            return ShotTracker(shot, info.width, info.height, descriptor_gap=gap, max_descriptors=self.max_descriptors)
-
-        def close(tracker: ShotTracker) -> None:
-            for track in tracker.finish():
-                if not is_spurious(track, self.min_track_frames):
-                    saved.append(save_track(track, len(saved), Path(out_dir)))
-
-        shot_index, decoded = 0, 0
-        tracker = new_tracker(0)
-        for index, frame in read_frames(video, info.width, info.height):
-            decoded = index + 1
-            while shot_index + 1 < len(shots) and index >= shots[shot_index].end_frame:
-                close(tracker)
-                shot_index += 1
-                tracker = new_tracker(shot_index)
-            due = (index - shots[shot_index].start_frame) % self.detect_every == 0
-            tracker.step(index, self.detect(frame) if due else None, lambda box: self.landmarks(frame, box))
-            for track, points in tracker.wants_descriptor(index):
-                tracker.add_descriptor(track, index, self.descriptor(frame, track.boxes[-1], points))
-            if progress is not None and decoded % PROGRESS_EVERY == 0:
-                progress(decoded, max(expected, decoded))
-        close(tracker)
-        if decoded == 0:
-            raise InputError(f"no frame of {Path(video).name} could be decoded")
-        if progress is not None:
-            progress(decoded, decoded)
-        return FaceAnalysis(
-            backend=self.name, fps=info.fps, width=info.width, height=info.height, frame_count=decoded,
-            shots=_fit_shots(shots, decoded), tracks=face_tracks(saved, link_identities(saved, self.link_threshold)),
-        )
-
-
-def _fit_shots(shots: list[Shot], frame_count: int) -> list[Shot]:
-    return shots_from_cuts([s.start_frame for s in shots], frame_count)
+        """Detect, track and identify every face of ``video``; track geometry goes to ``out_dir``."""
+        return analyze_video(self, video, out_dir, progress)
 
 
 def _version() -> str:

@@ -13,7 +13,7 @@ def build_tiny_nllb(folder: Path) -> Path:
 
     folder = Path(folder)
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "▁": 4}
-    for ch in string.ascii_letters + string.digits + ".,":
+    for ch in string.ascii_letters + string.digits + ".,ñá":
         vocab.setdefault(ch, len(vocab))
         vocab.setdefault("▁" + ch, len(vocab))
     tokenizer = NllbTokenizer(vocab=vocab, merges=[])
