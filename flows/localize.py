@@ -77,7 +77,8 @@ def _run_languages_here(source, params: LocalizeParams) -> tuple[dict[str, Langu
 
 @flow(name="localize")
 def localize(params: LocalizeParams) -> dict[str, Any]:
-    """ingest → transcribe ∥ diarize → lines → for each language in parallel: dub → report.
+    """Source side once (ingest → transcribe ∥ diarize ∥ faces → lines → who is who), then each language
+    in parallel (translate → synthesize → fit → mix → lip sync → deliver → measure), then the reports.
 
     Languages run in this process, or, with `language_deployment`, as child flow runs on its work pool.
     """

@@ -41,4 +41,5 @@ def test_a_failing_language_leaves_the_others_delivered(sample, tmp_path, monkey
     assert report["languages"]["es"]["status"] == "completed"
     assert report["languages"]["ca"]["status"] == "failed"
     assert "translation service for ca is down" in report["languages"]["ca"]["error"]
-    assert sorted(p.name for p in out.iterdir()) == ["interview.es.mp4", "interview.es.srt", "interview.es.vtt", "report.json"]
+    delivered = ["interview.es.mp4", "interview.es.report.html", "interview.es.srt", "interview.es.vtt", "manifest.json", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == delivered  # nothing of the failed language
