@@ -14,6 +14,7 @@ from flows.review import review_translation
 
 from flows.source import SourceAnalysis
 from models.data import Deliverable, Dub, LanguageQuality, Record
+from models.lipsync.voicing import revoice
 from models.timing import TimingBounds
 from polydub.config import Backends
 from polydub.workdir import WorkDir, write_text_atomic
@@ -66,7 +67,10 @@ def localize_language(
         dub = fit(work, translated, spoken, source.audio.media.duration, bounds, *voice)
         mixed = mix(work, source.audio, dub, source.stems)
         picture = lipsync(work, source.audio, source.faces, source.speaker_faces, dub, backends.lipsync, backends.options("lipsync"))
-        delivered = deliver(work, source.audio, dub, mixed, picture, out_dir, keep_original_audio)
+        if picture.voiced_lines:  # LTX native mode: the model's own voicing replaces the synthesized lines
+            dub = revoice(dub, picture.voiced_lines)
+            mixed = mix(work, source.audio, dub, source.stems)
+        delivered = deliver(work, source.audio, dub, mixed, picture, out_dir, keep_original_audio, backends, source_language)
         measures = measure_quality(
             work, source.audio, source.diarization, source.faces, source.speaker_faces, dub, mixed, picture, delivered
         )

@@ -12,10 +12,11 @@ from prefect.artifacts import create_table_artifact
 
 from flows.fanout import run_languages_on_pool
 from flows.language import LanguageResult, localize_language
-from flows.source import analyze_source
+from flows.source import SourceAnalysis, analyze_source
 from polydub.config import LocalizeParams
-from polydub.errors import PolydubError
+from polydub.errors import PolydubError, UnsupportedLanguageError
 from polydub.preflight import preflight
+from polydub.redact import scrub
 from polydub.report import build_report, write_report
 from tasks.publish import publish
 from tasks.review_report import review_reports
@@ -29,7 +30,7 @@ def _summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for lang, entry in report["languages"].items():
         if entry["status"] != "completed":
-            rows.append({"language": lang, "status": "failed", "detail": entry["error"]})
+            rows.append({"language": lang, "status": entry["status"], "detail": entry.get("error") or entry.get("reason")})
             continue
         m = entry["measures"]
         rows.append(
@@ -71,8 +72,33 @@ def _run_languages_here(source, params: LocalizeParams) -> tuple[dict[str, Langu
         if state.is_completed():
             results[language] = state.result()
         else:
-            failures[language] = state.message or "failed"
+            failures[language] = failure_reason(state)
     return results, failures
+
+
+def failure_reason(state) -> str:
+    """Why a language's flow run failed: its exception's own message (PolydubErrors read as one line),
+    else Prefect's state message."""
+    try:
+        state.result()
+    except PolydubError as exc:
+        return str(exc)
+    except Exception as exc:  # any other failure: its type says what kind of problem it was
+        return f"{type(exc).__name__}: {exc}"
+    return state.message or "failed"
+
+
+def with_detected_language(params: LocalizeParams, source: SourceAnalysis) -> tuple[LocalizeParams, dict[str, str]]:
+    """With ``source_language='auto'``: the parameters with the detected language, and the targets skipped
+    because the video already speaks them (each with its reason)."""
+    if not params.detects_language:
+        return params, {}
+    detected = source.language
+    skipped = {lang: f"the video already speaks {lang} (detected)" for lang in params.targets if lang == detected}
+    remaining = [lang for lang in params.targets if lang != detected]
+    if not remaining:
+        raise UnsupportedLanguageError(f"the video speaks {detected} (detected), the only target language: there is nothing to dub")
+    return params.model_copy(update={"source_language": detected, "targets": remaining}), skipped
 
 
 @flow(name="localize")
@@ -87,18 +113,19 @@ def localize(params: LocalizeParams) -> dict[str, Any]:
     source = analyze_source(
         str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s
     )
+    params, skipped = with_detected_language(params, source)
 
     if params.language_deployment:  # each language a child flow run on the (GPU) pool
         results, failures = run_languages_on_pool(source, params)
     else:
         results, failures = _run_languages_here(source, params)
     runs = [r for r in source.work.ledger() if r.finished_at >= started]
-    report = build_report(params, source, results, failures, runs)
+    report = build_report(params, source, results, failures, runs, skipped)
     review_reports(source.work, report, source.faces, params.out_dir)  # DIR/<stem>.<lang>.report.html + artifacts
     write_report(report, Path(params.out_dir))
     publish(report, params.out_dir, params.deliver_to)  # OUT/manifest.json; a copy at deliver_to
     create_table_artifact(key="polydub-summary", table=_summary_rows(report), description=f"polydub: {Path(params.video).name}")
     if failures:
         detail = "; ".join(f"{lang}: {err}" for lang, err in failures.items())
-        raise LanguagesFailed(f"{len(failures)} of {len(params.targets)} languages failed ({detail})")
+        raise LanguagesFailed(f"{len(failures)} of {len(results) + len(failures)} languages failed ({scrub(detail)})")
     return report

@@ -11,7 +11,7 @@ from models.data import Diarization, Lines, Record, SourceAudio, SpeakerProfiles
 from models.faces.records import FaceAnalysis, SpeakerFaces
 from models.separate import Stems
 from models.synthesize.reference import VoiceReferences
-from polydub.config import Backends
+from polydub.config import AUTO_LANGUAGE, Backends
 from polydub.errors import InputError
 from polydub.workdir import WorkDir
 from tasks.diarize import diarize, profile_speakers, segment_lines
@@ -37,6 +37,11 @@ class SourceAnalysis(Record):
     references: Optional[VoiceReferences] = None  # one clip per speaker for a voice-cloning synthesizer
 
     @property
+    def language(self) -> str:
+        """The language spoken in the source: the one given, or the one the transcriber detected."""
+        return self.transcript.language
+
+    @property
     def work(self) -> WorkDir:
         return WorkDir(self.work_root, self.audio.sha256)
 
@@ -49,9 +54,13 @@ def analyze_source(
     backends: Backends = Backends(),
     max_duration_s: float | None = None,
 ) -> SourceAnalysis:
-    """ingest → (transcribe ∥ diarize ∥ faces) → separate → lines → speaker profiles → face ↔ speaker matching."""
+    """ingest → (transcribe ∥ diarize ∥ faces) → separate → lines → speaker profiles → face ↔ speaker matching.
+
+    With ``source_language='auto'`` the transcriber detects the language (``SourceAnalysis.language``).
+    """
     work, audio = ingest_source(video, work_root, max_duration_s)
-    transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.model("transcribe"), source_language)
+    spoken = None if source_language == AUTO_LANGUAGE else source_language
+    transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.model("transcribe"), spoken)
     diarization_run = diarize.submit(work, audio, backends.diarize, backends.options("diarize"))
     faces_run = analyze_faces.submit(work, audio, backends.faces, backends.options("faces"))
     stems = separate(work, audio, backends.separate, backends.options("separate")) if backends.separate != "none" else None

@@ -31,6 +31,13 @@ class MediaInfo(Record):
     audio_codec: str = ""
     audio_sample_rate: int = 0
     audio_channels: int = 0
+    audio_duration: float = 0.0  # the audio stream's own duration from the header (0: not stated)
+    rotation: int = 0  # degrees of the display rotation stored with the picture (0, 90, 180, 270)
+
+    @property
+    def audio_only(self) -> bool:
+        """A source with sound and no picture (a podcast, a voice-over): dubbed without lip sync."""
+        return self.has_audio and not self.has_video
 
 
 class SourceAudio(Record):
@@ -40,6 +47,13 @@ class SourceAudio(Record):
     sha256: str
     mix_48k: str
     mono_16k: str
+    picture: Optional[str] = None  # the picture re-encoded for frame work (constant rate, even size, upright); None: the source's
+    picture_fixes: list[str] = []  # what that re-encoding corrected, in words
+
+    @property
+    def picture_path(self) -> str:
+        """The video whose frames the face, lip-sync and delivery stages read."""
+        return self.picture or self.media.path
 
 
 class Word(Record):

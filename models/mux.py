@@ -20,7 +20,7 @@ from polydub.workdir import atomic_path
 
 AUDIO_CODEC = "aac"
 AUDIO_BITRATE = "192k"
-MP4_LIKE = {".mp4", ".m4v", ".mov"}
+MP4_LIKE = {".mp4", ".m4v", ".mov", ".m4a"}  # use_metadata_tags: keep every disclosure tag
 
 
 def video_duration(video: Path) -> float:
@@ -31,32 +31,54 @@ def video_duration(video: Path) -> float:
         raise InputError(f"cannot read {video}: {_last_line(exc.stderr)}") from exc
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     if not streams:
-        raise InputError(f"{video} has no video stream (audio-only output is not supported yet)")
+        raise InputError(f"{video} has no video stream (an audio-only source is muxed with video=None)")
     duration = streams[0].get("duration") or info.get("format", {}).get("duration")
     if duration is None:
         raise InputError(f"{video}: ffprobe reports no duration")
     return float(duration)
 
 
+def mux_audio(
+    audio: Path,
+    out: Path,
+    language: str,
+    duration: float,
+    original_audio: Path | None = None,
+    original_language: str = "en",
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write ``out`` (.m4a) for an audio-only source: the dubbed ``audio`` (+ optional original), ``duration`` s long."""
+    return mux_video(None, audio, out, language, original_audio, original_language, metadata, duration=duration)
+
+
 def mux_video(
-    video: Path,
+    video: Path | None,
     audio: Path,
     out: Path,
     language: str,
     original_audio: Path | None = None,
     original_language: str = "en",
     metadata: dict[str, str] | None = None,
+    duration: float | None = None,
 ) -> Path:
-    """Write ``out``: ``video``'s picture (copied) + dubbed ``audio`` (+ optional original) tracks."""
-    video, audio, out = Path(video), Path(audio), Path(out)
+    """Write ``out``: ``video``'s picture (copied) + dubbed ``audio`` (+ optional original) tracks.
+
+    Without ``video`` (an audio-only source) the file holds the audio tracks only, cut to ``duration``.
+    """
+    audio, out = Path(audio), Path(out)
     require_ffmpeg()
     for path in (video, audio, original_audio):
         if path is not None and not Path(path).exists():
             raise InputError(f"file not found: {path}")
-    duration = video_duration(video)
-    streams = [ffmpeg.input(str(video))["v:0"], ffmpeg.input(str(audio))["a:0"]]
+    if video is None:
+        if duration is None:
+            raise ValueError("an audio-only mux needs the duration")
+        streams = [ffmpeg.input(str(audio))["a:0"]]
+    else:
+        duration = video_duration(Path(video))
+        streams = [ffmpeg.input(str(video))["v:0"], ffmpeg.input(str(audio))["a:0"]]
     options: dict[str, object] = {
-        "c:v": "copy",
+        **({"c:v": "copy"} if video is not None else {}),
         "c:a": AUDIO_CODEC,
         "b:a": AUDIO_BITRATE,
         "t": f"{duration:.6f}",

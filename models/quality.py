@@ -32,7 +32,7 @@ def voice_similarity(source_16k: Path, diarization: Diarization, dub: Dub) -> di
     """Per speaker: cosine of the dubbed voice to the same original speaker and to the others."""
     original = _original_voices(str(source_16k), tuple((t.speaker, t.start, t.end) for t in diarization.turns))
     dubbed = {}
-    for spk in {line.speaker for line in dub.lines}:
+    for spk in sorted({line.speaker for line in dub.lines}):
         clips = [read_audio(line.audio, VAD_SAMPLE_RATE)[0] for line in dub.lines if line.speaker == spk]
         dubbed[spk] = embed(np.concatenate(clips))
     result: dict[str, dict[str, float]] = {}

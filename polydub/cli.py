@@ -22,8 +22,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from polydub.config import LANGUAGE_STAGES, SOURCE_STAGES, LocalizeParams, Profile
-from polydub.errors import PolydubError
+from polydub.config import LANGUAGE_STAGES, MAX_DURATION_S, SOURCE_STAGES, LocalizeParams, Profile
+from polydub.errors import PolydubError, write_error_message
+from polydub.redact import install as _install_redaction, scrub
+
+_install_redaction()  # no token in any log line, from here or from Prefect
 
 # third-party deprecation chatter that users cannot act on
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
@@ -42,8 +45,19 @@ def _global_options(
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {scrub(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def key_values(items: list[str], option: str) -> dict[str, str]:
+    """``["a=1", "b.c=2"]`` → ``{"a": "1", "b.c": "2"}``; a malformed item is a one-line error naming the option."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise PolydubError(f"{option} takes STAGE=VALUE, got '{item}'")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -57,11 +71,11 @@ def run_localize(params: LocalizeParams) -> dict[str, Any]:
     """Run the `localize` flow with a live progress display; raises PolydubError on failure."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from flows.localize import localize
-    from polydub import progress as events
     from polydub.preflight import preflight
 
-    preflight(params)  # fail in a second, before Prefect starts
+    preflight(params)  # fail in a second, before Prefect is imported or started
+    from flows.localize import localize
+    from polydub import progress as events
     total = len(SOURCE_STAGES) + (len(LANGUAGE_STAGES) + 1) * len(params.targets)  # + each language's review page
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -100,8 +114,12 @@ def print_summary(report: dict[str, Any], out_dir: Path) -> None:
         + (f", transcript WER {src['transcript_wer']:.3f}" if src["transcript_wer"] is not None else "")
         + (f", DER {src['diarization_error_rate']:.3f}" if src["diarization_error_rate"] is not None else "")
     )
+    for fix in report["source"].get("picture_fixes") or []:
+        out.print(f"picture: {fix}", highlight=False)
     faces = report["source"].get("faces")
-    if faces is not None:
+    if not report["source"]["media"].get("has_video", True):
+        out.print("audio-only source: dubbed audio and subtitles, no lip sync", highlight=False)
+    elif faces is not None:
         seen = [f"{s['speaker']}={s['face']}" for s in faces["speakers"] if s["on_screen"]]
         unseen = [s["speaker"] for s in faces["speakers"] if not s["on_screen"]]
         out.print(
@@ -115,6 +133,9 @@ def print_summary(report: dict[str, Any], out_dir: Path) -> None:
         table.add_column(column)
     files = []
     for lang, entry in report["languages"].items():
+        if entry["status"] == "skipped":
+            table.add_row(lang, f"[yellow]skipped: {entry['reason']}[/]", "", "", "", "")
+            continue
         if entry["status"] != "completed":
             table.add_row(lang, f"[red]failed: {entry['error']}[/]", "", "", "", "")
             continue
@@ -158,11 +179,14 @@ def localize(
     to: str = typer.Option(..., "--to", help="Target languages, comma-separated ISO 639-1 codes (e.g. es,ca,eo)."),
     out: Path = typer.Option(Path("polydub-out"), "--out", help="Output folder."),
     profile: Profile = typer.Option(Profile.lite, "--profile", help="lite (CPU, nothing downloaded) or studio (GPU)."),
-    source_language: str = typer.Option("en", "--from", help="Language spoken in the video."),
+    source_language: str = typer.Option("en", "--from", help="Language spoken in the video, or 'auto' to detect it."),
+    stage_backend: Optional[list[str]] = typer.Option(None, "--backend", help="STAGE=BACKEND, overriding the profile (repeatable), e.g. translate=apertium."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="STAGE=MODEL or STAGE.OPTION=VALUE (repeatable), e.g. translate=facebook/m2m100_418M."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Stage cache root (default ~/.cache/polydub/work)."),
     min_speed: float = typer.Option(0.85, help="Slowest allowed speed factor of a dubbed line."),
     max_speed: float = typer.Option(1.25, help="Fastest allowed speed factor of a dubbed line."),
     keep_original_audio: bool = typer.Option(False, help="Keep the original audio as a second track."),
+    max_duration: float = typer.Option(MAX_DURATION_S, "--max-duration", min=1, help="Refuse sources longer than this many seconds."),
     reference_text: Optional[Path] = typer.Option(None, help="Reference transcript, to report the WER."),
     reference_rttm: Optional[Path] = typer.Option(None, help="Reference speaker turns (RTTM), to report the DER."),
     deliver_to: Optional[str] = typer.Option(None, "--deliver-to", help="Also copy the outputs and manifest.json to this folder or fsspec URL (s3://bucket/prefix)."),
@@ -171,8 +195,9 @@ def localize(
     try:
         params = LocalizeParams(
             video=str(video), targets=to, out_dir=str(out), profile=profile, source_language=source_language,
+            stage_backends=key_values(stage_backend or [], "--backend"), models=key_values(model or [], "--model"),
             work_dir=str(work_dir) if work_dir else None, min_speed=min_speed, max_speed=max_speed,
-            keep_original_audio=keep_original_audio,
+            keep_original_audio=keep_original_audio, max_duration_s=max_duration,
             reference_text=str(reference_text) if reference_text else None,
             reference_rttm=str(reference_rttm) if reference_rttm else None,
             deliver_to=deliver_to,
@@ -182,6 +207,8 @@ def localize(
         _fail(str(exc))
     except ValidationError as exc:
         _fail(_validation_message(exc))
+    except OSError as exc:  # disk full, read-only folder, no permission: one line naming the file
+        _fail(write_error_message(exc))
     print_summary(report, out)
 
 
@@ -278,11 +305,18 @@ def setup(
 def doctor(
     profile: Profile = typer.Option(Profile.lite, "--profile", help="Which profile's needs to check."),
     source_language: str = typer.Option("en", "--from", help="Source language (the lite profile checks its Apertium pairs)."),
+    to: Optional[str] = typer.Option(None, "--to", help="Target languages to check the synthesizer speaks, e.g. es,de."),
 ) -> None:
     """List, per stage, what the profile needs and whether it is here; exit 1 if a run would fail."""
+    from models.languages import parse_targets
+    from polydub.config import Backends
     from polydub.doctor import is_blocking, run_checks
 
-    checks = run_checks(profile, source_language)
+    try:
+        targets = parse_targets(to) if to else []
+    except PolydubError as exc:
+        _fail(str(exc))
+    checks = run_checks(profile, source_language, backends=Backends.for_profile(profile), targets=targets)
     table = Table(title=f"polydub doctor: {profile.value} profile")
     for column in ("stage", "item", "", "detail", "fix"):
         table.add_column(column)
@@ -295,6 +329,33 @@ def doctor(
         console.print(f"[bold red]{len(blocking)} problem(s):[/] a {profile.value} run would fail", highlight=False)
         raise typer.Exit(code=1)
     Console().print(f"everything the {profile.value} profile needs is here", highlight=False)
+
+
+@app.command()
+def licenses(
+    profile: Profile = typer.Option(Profile.lite, "--profile", help="Which profile's components to list."),
+    stage_backend: Optional[list[str]] = typer.Option(None, "--backend", help="STAGE=BACKEND, as for localize (repeatable)."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="STAGE=MODEL or STAGE.OPTION=VALUE, as for localize (repeatable)."),
+    source_language: str = typer.Option("en", "--from", help="Source language (which Apertium pairs are listed)."),
+    to: Optional[str] = typer.Option(None, "--to", help="Only these targets' Apertium pairs, e.g. es,ca."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+) -> None:
+    """List every model, data package and tool a run would use, per stage, with its licence and whether commercial use is allowed."""
+    import json
+
+    from models.languages import normalize, parse_targets
+    from polydub.licenses import as_json, choose_backends, listing, print_table
+
+    try:
+        backends = choose_backends(profile, key_values(stage_backend or [], "--backend"), key_values(model or [], "--model"))
+        source = source_language if source_language == "auto" else normalize(source_language)
+        rows = listing(backends, source, parse_targets(to) if to else ())
+    except PolydubError as exc:
+        _fail(str(exc))
+    if json_out:
+        print(json.dumps(as_json(profile, backends, rows), indent=2))
+    else:
+        print_table(profile, rows)
 
 
 def main() -> None:  # pragma: no cover - console entry point

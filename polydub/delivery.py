@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from polydub import __version__
 from polydub.errors import PolydubError
+from polydub.redact import register_mapping, scrub
 from polydub.workdir import file_sha256, write_text_atomic
 
 MANIFEST = "manifest.json"
@@ -28,7 +29,10 @@ OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
 
 
 class DeliveryError(PolydubError):
-    """Outputs could not be written to the delivery destination."""
+    """Outputs could not be written to the delivery destination (the message never holds a credential)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub(message))
 
 
 class ManifestEntry(BaseModel):
@@ -104,6 +108,7 @@ def check_destination(dest: str) -> None:
 
 
 def _filesystem(dest: str, storage_options: Optional[dict[str, Any]]) -> tuple[fsspec.AbstractFileSystem, str]:
+    register_mapping(storage_options)  # their credentials are masked in every log line and message from now on
     options = dict(storage_options or {})
     options.setdefault("skip_instance_cache", True)  # credentials/endpoints may change between calls
     try:

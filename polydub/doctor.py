@@ -12,8 +12,9 @@ import importlib
 import shutil
 from collections.abc import Callable
 
-from models.preflight import Check, licence_note, package_check
-from polydub.config import Profile
+from models.licences import get as licence_entry, licence_check
+from models.preflight import Check, package_check
+from polydub.config import AUTO_LANGUAGE, Backends, Profile
 
 STUDIO_MODULES: dict[str, str] = {
     "transcribe": "models.transcribe.faster_whisper",
@@ -88,31 +89,65 @@ def lite_checks(source_language: str = "en") -> list[Check]:
         package_check("faces", "dlib", "dlib-bin"),
         _guarded("faces", "dlib face models (face-recognition-models)", _dlib_models),
         package_check("faces", "scenedetect", "scenedetect"),
-        licence_note("faces", "dlib 68-point landmarks (iBUG 300-W data)", "https://ibug.doc.ic.ac.uk/resources/facial-point-annotations/", False),
-        licence_note("translate", "Apertium language data (GPL)", "https://wiki.apertium.org/wiki/Main_Page", True),
+        licence_check("faces", licence_entry("dlib-landmarks-68")),
+        licence_check("translate", licence_entry("apertium-data")),
     ]
 
 
-def studio_checks(models: dict[str, str | None] | None = None) -> list[Check]:
-    """Each studio backend's own checks; a backend module that cannot be imported is itself a failure."""
-    checks = [binary_check("ingest", "ffmpeg", "ffmpeg"), binary_check("ingest", "ffprobe", "ffmpeg")]
-    for stage, module_name in STUDIO_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            checks.append(Check(stage, f"backend {module_name}", False, f"cannot import: {exc}", fix="pip install -e '.[studio]'"))
-            continue
-        check = getattr(module, "check", None)
-        if check is None:
-            checks.append(Check(stage, f"backend {module_name}", False, "the backend declares no checks"))
-            continue
-        checks.extend(check((models or {}).get(stage)))
+def _module_checks(stage: str, model: str | None, source_language: str, targets: list[str]) -> list[Check]:
+    """A studio backend module's own checks (and its language check when targets are given)."""
+    module_name = STUDIO_MODULES[stage]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return [Check(stage, f"backend {module_name}", False, f"cannot import: {exc}", fix="pip install -e '.[studio]'")]
+    check = getattr(module, "check", None)
+    if check is None:
+        return [Check(stage, f"backend {module_name}", False, "the backend declares no checks")]
+    checks = list(check(model))
+    languages = getattr(module, "languages_check", None)
+    if languages is not None and targets and source_language != AUTO_LANGUAGE:
+        checks.append(languages(model, source_language, targets))
     return checks
 
 
-def run_checks(profile: Profile, source_language: str = "en", models: dict[str, str | None] | None = None) -> list[Check]:
-    """The checks of ``profile``."""
-    return lite_checks(source_language) if profile is Profile.lite else studio_checks(models)
+def studio_checks(models: dict[str, str | None] | None = None, source_language: str = "en", targets: list[str] | None = None) -> list[Check]:
+    """Each studio backend's own checks; a backend module that cannot be imported is itself a failure."""
+    checks = [binary_check("ingest", "ffmpeg", "ffmpeg"), binary_check("ingest", "ffprobe", "ffmpeg")]
+    for stage in STUDIO_MODULES:
+        checks.extend(_module_checks(stage, (models or {}).get(stage), source_language, list(targets or [])))
+    return checks
+
+
+def backend_checks(backends: Backends, source_language: str = "en", targets: list[str] | None = None) -> list[Check]:
+    """The checks of the backends actually chosen, stage by stage: a studio backend's own checks, or the
+    lite checks of that stage (so a studio run with ``translate=apertium`` checks Apertium, not NLLB)."""
+    studio = Backends.for_profile(Profile.studio)
+    lite = lite_checks(source_language if source_language != AUTO_LANGUAGE else "en")
+    checks = [c for c in lite if c.stage == "ingest"]
+    for stage in STUDIO_MODULES:
+        chosen = getattr(backends, stage)
+        if stage == "separate" and chosen == "none":
+            continue
+        uses_studio = backends.model(stage) is not None if stage == "transcribe" else chosen == getattr(studio, stage)
+        if uses_studio:
+            checks.extend(_module_checks(stage, backends.model(stage), source_language, list(targets or [])))
+        else:
+            checks.extend(c for c in lite if c.stage == stage)
+    return checks
+
+
+def run_checks(
+    profile: Profile,
+    source_language: str = "en",
+    models: dict[str, str | None] | None = None,
+    backends: Backends | None = None,
+    targets: list[str] | None = None,
+) -> list[Check]:
+    """The checks of ``profile`` (or of the ``backends`` chosen for a run, overrides included)."""
+    if backends is not None:
+        return backend_checks(backends, source_language, targets)
+    return lite_checks(source_language) if profile is Profile.lite else studio_checks(models, source_language, targets)
 
 
 def blocking_summary(checks: list[Check]) -> str:

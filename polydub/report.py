@@ -9,6 +9,7 @@ from typing import Any
 
 from models.metrics import diarization_error_rate, read_rttm, word_error_rate
 from polydub import __version__
+from polydub.redact import scrub_data
 from polydub.review_report.render import review_report_path
 from polydub.workdir import StageRun, write_text_atomic
 
@@ -81,13 +82,16 @@ def language_entry(result) -> dict[str, Any]:
     }
 
 
-def build_report(params, source, results: dict[str, Any], failures: dict[str, str], runs: list[StageRun]) -> dict[str, Any]:
-    """The whole job's report as a JSON-ready dict."""
+def build_report(
+    params, source, results: dict[str, Any], failures: dict[str, str], runs: list[StageRun], skipped: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The whole job's report as a JSON-ready dict (``skipped``: targets not dubbed, with the reason)."""
     languages: dict[str, Any] = {lang: language_entry(res) for lang, res in results.items()}
     for lang, entry in languages.items():  # the review page (polydub.review_report), rendered after this report is built
         entry["outputs"]["report_html"] = str(review_report_path(params.out_dir, source.audio.media.path, lang))
     languages.update({lang: {"status": "failed", "error": err} for lang, err in failures.items()})
-    return {
+    languages.update({lang: {"status": "skipped", "reason": why} for lang, why in (skipped or {}).items()})
+    return scrub_data({  # no token or URL credential in a report (polydub.redact)
         "polydub_version": __version__,
         "python": platform.python_version(),
         "profile": params.profile.value,
@@ -95,6 +99,8 @@ def build_report(params, source, results: dict[str, Any], failures: dict[str, st
             "video": source.audio.media.path,
             "sha256": source.audio.sha256,
             "media": source.audio.media.model_dump(),
+            "picture": source.audio.picture,  # the normalised copy the frame stages read (None: the source itself)
+            "picture_fixes": source.audio.picture_fixes,  # what normalising corrected (variable rate, odd size, rotation)
             "language": params.source_language,
             "measures": source_measures(source, params.reference_text, params.reference_rttm),
             "speakers": [s.model_dump() for s in source.speakers.speakers],
@@ -107,7 +113,7 @@ def build_report(params, source, results: dict[str, Any], failures: dict[str, st
             {"stage": r.stage, "language": r.language, "status": r.status, "seconds": round(r.seconds, 3), "peak_rss_mb": round(r.peak_rss_mb, 1)}
             for r in runs
         ],
-    }
+    })
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:

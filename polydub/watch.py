@@ -24,9 +24,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from polydub.workdir import file_sha256
+
+if TYPE_CHECKING:
+    from polydub.inbox import RunConfirmer
 
 log = logging.getLogger("polydub.watch")
 
@@ -252,6 +255,7 @@ class InboxWatcher:
     settle_s: float = 5.0
     clock: Callable[[], float] = time.monotonic
     emitted: dict[str, DropEvent] = field(default_factory=dict)
+    confirmer: Optional[RunConfirmer] = None  # follows each sent drop until its run exists
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).absolute()
@@ -292,21 +296,32 @@ class InboxWatcher:
             if self.emitter(drop):
                 self.emitted[drop.key] = drop
                 sent.append(drop)
+                if self.confirmer is not None:
+                    self.confirmer.add(drop)
             else:
                 log.warning("could not emit the event for %s; will retry", real)
                 self.debounce.mark(real)
         return sent
 
-    def run_once(self, poll_s: float = 0.5, timeout_s: Optional[float] = None) -> list[DropEvent]:
-        """Announce every video present now (waiting for each to settle), then return."""
+    def run_once(self, poll_s: float = 0.5, timeout_s: Optional[float] = None, confirm_s: float = 120.0) -> list[DropEvent]:
+        """Announce every video present now (waiting for each to settle), follow them to their runs
+        for up to ``confirm_s`` seconds (with a confirmer), then return."""
         self.scan()
         sent: list[DropEvent] = []
         deadline = None if timeout_s is None else self.clock() + timeout_s
         while True:
             sent += self.tick()
             if not self.debounce.pending or (deadline is not None and self.clock() > deadline):
-                return sent
+                break
             time.sleep(poll_s)
+        if self.confirmer is not None:
+            until = self.clock() + confirm_s
+            while self.confirmer.pending and self.clock() < until:
+                self.confirmer.check()
+                time.sleep(poll_s)
+            for drop in self.confirmer.pending.values():
+                log.warning("no run known yet for %s (event %s): is the localize trigger deployed?", drop.payload["path"], drop.id)
+        return sent
 
     def run(self, stop: threading.Event, poll_s: float = 0.5, on_sent: Callable[[DropEvent], None] = lambda d: None) -> None:
         """Watch until ``stop`` is set: files already there, then each one created, modified or moved in."""
@@ -330,6 +345,8 @@ class InboxWatcher:
             while not stop.is_set():
                 for drop in self.tick():
                     on_sent(drop)
+                if self.confirmer is not None:
+                    self.confirmer.check()
                 stop.wait(poll_s)
         finally:
             observer.stop()
@@ -344,10 +361,16 @@ def watch_folder(
     on_sent: Callable[[DropEvent], None] = lambda d: None,
     emitter: Emitter = prefect_emitter,
 ) -> None:
-    """`polydub watch`: announce videos in ``root`` until SIGINT/SIGTERM (or, with ``once``, those present now)."""
+    """`polydub watch`: announce videos in ``root`` until SIGINT/SIGTERM (or, with ``once``, those present now).
+    With Prefect's emitter, each announced drop is followed until its `localize` run exists (RunConfirmer)."""
     import signal
 
-    watcher = InboxWatcher(root, options, emitter=emitter, settle_s=settle_s)
+    confirmer = None
+    if emitter is prefect_emitter:
+        from polydub.inbox import RunConfirmer
+
+        confirmer = RunConfirmer()
+    watcher = InboxWatcher(root, options, emitter=emitter, settle_s=settle_s, confirmer=confirmer)
     try:
         if once:
             for drop in watcher.run_once():

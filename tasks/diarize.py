@@ -12,10 +12,11 @@ from models.lines import align_lines_to_turns, build_lines
 from models.speakers import measure_speakers
 from polydub.workdir import WorkDir
 from tasks import backends
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="diarize", cache_policy=NONE)
+@task(name="diarize", cache_policy=NONE, **STAGE_RETRIES)
 def diarize(work: WorkDir, audio: SourceAudio, backend: str, options: backends.Options = ()) -> Diarization:
     """Who speaks when; the number of speakers is estimated."""
     diarizer = backends.diarizer(backend, options)
@@ -36,7 +37,7 @@ def segment_lines(work: WorkDir, transcript: Transcript, diarization: Diarizatio
     return run_cached(work, "lines", Lines, compute, inputs=[transcript, diarization])
 
 
-@task(name="speakers", cache_policy=NONE)
+@task(name="speakers", cache_policy=NONE, **STAGE_RETRIES)
 def profile_speakers(work: WorkDir, audio: SourceAudio, diarization: Diarization) -> SpeakerProfiles:
     """Pitch and speech time of each speaker, used to choose their dub voices."""
 

@@ -1,4 +1,4 @@
-"""Ingest task: hash, probe, validate and extract the source's audio."""
+"""Ingest task: hash, probe, validate, extract the source's audio and normalise its picture when needed."""
 
 from __future__ import annotations
 
@@ -9,21 +9,40 @@ from prefect.cache_policies import NONE
 
 from models import ingest
 from models.data import SourceAudio
+from polydub.errors import InputError
+from polydub.preflight import check_work_dir
 from polydub.workdir import WorkDir, file_sha256
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="ingest", cache_policy=NONE)
+@task(name="ingest", cache_policy=NONE, **STAGE_RETRIES)
 def ingest_source(video: str, work_root: str, max_duration_s: float | None = None) -> tuple[WorkDir, SourceAudio]:
-    """Validate the source and extract a 48 kHz stereo mix and a 16 kHz mono copy."""
+    """Validate the source, extract a 48 kHz stereo mix and a 16 kHz mono copy, and re-encode a picture the
+    frame stages cannot read as it is (variable frame rate, odd size, rotation metadata) to ``picture.mp4``."""
     media = ingest.validate(ingest.probe(video), max_duration_s)
     sha = file_sha256(video)
-    work = WorkDir(work_root, sha)
+    work = open_work_folder(work_root, sha)
 
     def compute(folder: Path) -> SourceAudio:
         mix, mono = folder / "mix_48k.wav", folder / "mono_16k.wav"
-        ingest.extract_audio(video, mix, mono)
-        return SourceAudio(media=media, sha256=sha, mix_48k=str(mix), mono_16k=str(mono))
+        ingest.extract_audio(video, mix, mono, expected_s=media.audio_duration)
+        picture, fixes = None, []
+        if media.has_video:
+            plan = ingest.plan_picture(video, media)
+            if plan.needed:
+                picture, fixes = str(ingest.normalize_picture(video, folder / "picture.mp4", plan)), plan.fixes()
+        return SourceAudio(media=media, sha256=sha, mix_48k=str(mix), mono_16k=str(mono), picture=picture, picture_fixes=fixes)
 
-    audio = run_cached(work, "ingest", SourceAudio, compute, inputs=[sha], backend="ffmpeg")
+    params = {"picture": "constant-rate,even,upright"}  # the normalisation rules: a change re-runs ingest
+    audio = run_cached(work, "ingest", SourceAudio, compute, inputs=[sha], params=params, backend="ffmpeg")
     return work, audio
+
+
+def open_work_folder(work_root: str | Path, sha: str) -> WorkDir:
+    """The source's work folder, created if needed; InputError naming the folder when it cannot be written."""
+    check_work_dir(Path(work_root).expanduser())
+    try:
+        return WorkDir(work_root, sha)
+    except OSError as exc:
+        raise InputError(f"cannot write to the work folder {Path(work_root).expanduser()}: {exc.strerror or exc}") from exc

@@ -11,10 +11,11 @@ from models.data import Dub, MixResult, SourceAudio
 from models.mix import mix_dub, mix_over_background
 from models.separate import Stems
 from polydub.workdir import WorkDir
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="mix", cache_policy=NONE)
+@task(name="mix", cache_policy=NONE, **STAGE_RETRIES)
 def mix(work: WorkDir, audio: SourceAudio, dub: Dub, stems: Stems | None = None) -> MixResult:
     """The language's full soundtrack, as long as the source to the sample."""
 

@@ -13,10 +13,11 @@ from models.faces.records import FaceAnalysis, SpeakerFaces
 from models.lipsync.records import LipSyncResult
 from models.lipsync.score import measure_lipsync
 from polydub.workdir import WorkDir
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="quality", cache_policy=NONE)
+@task(name="quality", cache_policy=NONE, **STAGE_RETRIES)
 def measure_quality(
     work: WorkDir,
     audio: SourceAudio,
@@ -33,7 +34,7 @@ def measure_quality(
     def compute(folder: Path) -> LanguageQuality:
         measures = quality.measure(dub, mixed, delivered, audio.media.duration, Path(audio.mono_16k), diarization)
         lips = measure_lipsync(
-            Path(audio.media.path), Path(delivered.video), faces, mapping, dub, picture, series_path=folder / "lipsync_series.npz"
+            Path(audio.picture_path), Path(delivered.video), faces, mapping, dub, picture, series_path=folder / "lipsync_series.npz"
         )
         return measures.model_copy(update={"lip_sync": lips})
 

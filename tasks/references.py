@@ -12,10 +12,11 @@ from models.data import Diarization, SourceAudio
 from models.separate import Stems
 from models.synthesize.reference import VoiceReferences, choose_reference
 from polydub.workdir import WorkDir
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="references", cache_policy=NONE)
+@task(name="references", cache_policy=NONE, **STAGE_RETRIES)
 def choose_references(work: WorkDir, audio: SourceAudio, diarization: Diarization, stems: Optional[Stems]) -> VoiceReferences:
     """For each speaker, their cleanest 6–15 s alone (from the dialogue stem when separated); the same for every language."""
 

@@ -11,10 +11,11 @@ from models.data import SourceAudio
 from models.separate import Stems
 from polydub.workdir import WorkDir
 from tasks import backends
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="separate", cache_policy=NONE)
+@task(name="separate", cache_policy=NONE, **STAGE_RETRIES)
 def separate(work: WorkDir, audio: SourceAudio, backend: str, options: backends.Options = ()) -> Stems:
     """Dialogue vs. music/effects stems; every language's dub is mixed over the background stem."""
     separator = backends.separator(backend, options)

@@ -14,18 +14,19 @@ from models.timing import TimingBounds, fit_timing
 from polydub.workdir import WorkDir
 from tasks import backends
 from tasks.line_cache import CachedSynthesizer
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
 def _loaded(backend: str, options: backends.Options, references: VoiceReferences | None) -> Synthesizer:
-    """The synthesizer, holding this video's reference clips when it clones voices."""
+    """The synthesizer, with this video's own reference clips when it clones voices (the loaded model is shared)."""
     synth = backends.synthesizer(backend, options)
-    for clip in references.clips if references is not None else []:
-        synth.set_reference(clip.speaker, clip.audio)
-    return synth
+    if references is None:
+        return synth
+    return synth.with_references({clip.speaker: clip.audio for clip in references.clips})
 
 
-@task(name="synthesize", cache_policy=NONE)
+@task(name="synthesize", cache_policy=NONE, **STAGE_RETRIES)
 def synthesize(
     work: WorkDir,
     translated: TranslatedLines,
@@ -53,7 +54,7 @@ def synthesize(
     return run_cached(work, "synthesize", Synthesis, compute, inputs=inputs, backend=synth.version, language=language)
 
 
-@task(name="fit_timing", cache_policy=NONE)
+@task(name="fit_timing", cache_policy=NONE, **STAGE_RETRIES)
 def fit(
     work: WorkDir,
     translated: TranslatedLines,

@@ -10,12 +10,13 @@ from prefect.cache_policies import NONE
 from models.data import SourceAudio, Transcript
 from polydub.workdir import WorkDir
 from tasks import backends
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="transcribe", cache_policy=NONE)
-def transcribe(work: WorkDir, audio: SourceAudio, backend: str, model: str | None, language: str) -> Transcript:
-    """Words with timestamps and confidence, in the source language."""
+@task(name="transcribe", cache_policy=NONE, **STAGE_RETRIES)
+def transcribe(work: WorkDir, audio: SourceAudio, backend: str, model: str | None, language: str | None) -> Transcript:
+    """Words with timestamps and confidence, in the source language (``None``: detected from the speech)."""
     transcriber = backends.transcriber(backend, model)
 
     def compute(folder: Path) -> Transcript:

@@ -10,10 +10,11 @@ from prefect.cache_policies import NONE
 from models.data import Lines, TranslatedLine, TranslatedLines
 from polydub.workdir import WorkDir
 from tasks import backends
+from tasks.retry import STAGE_RETRIES
 from tasks.stage import run_cached
 
 
-@task(name="translate", cache_policy=NONE)
+@task(name="translate", cache_policy=NONE, **STAGE_RETRIES)
 def translate(work: WorkDir, lines: Lines, source: str, target: str, backend: str, options: backends.Options = ()) -> TranslatedLines:
     """Every line translated, one target line per source line."""
     translator = backends.translator(backend, options)

@@ -16,8 +16,11 @@ for key, value in {
     "PYANNOTE_METRICS_ENABLED": "false",
     "HF_HUB_OFFLINE": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a loaded CI machine starts it slowly
+    "POLYDUB_STAGE_RETRY_DELAY_S": "1",  # retries stay on, without 10 s + 20 s waits in a test
 }.items():
     os.environ.setdefault(key, value)
+for key in ("POLYDUB_C2PA_CERT", "POLYDUB_C2PA_KEY", "POLYDUB_C2PA_TSA_URL"):  # a developer's own key never signs test outputs
+    os.environ.pop(key, None)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,39 @@ def polydub_bin() -> str:
     import sys
 
     return str(Path(sys.executable).with_name("polydub"))
+
+
+SHORT_SAMPLE_SECONDS = 17.4  # the narrator's opening line and two lines of each on-screen speaker
+
+
+@pytest.fixture(scope="session")
+def short_sample(sample, tmp_path_factory) -> Path:
+    """The first 17.4 s of the sample (narrator off-screen, then both faces talking), for tests that run
+    the whole pipeline several times."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("short-sample") / "interview-short.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-i", str(sample.video), "-t", str(SHORT_SAMPLE_SECONDS),
+           "-c:v", "libx264", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-y", str(out)]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lite_runs(tmp_path_factory, sample, polydub_bin) -> dict:
+    """Three CLI runs of the sample on the lite profile, sharing one work folder: `first` (es), `added` (es,ca)
+    and `repeat` (es,ca again). Each entry: report.json, stdout, stderr and the output folder."""
+    import json
+    import subprocess
+
+    base = tmp_path_factory.mktemp("lite-runs")
+    runs = {"base": base, "work": base / "work"}
+    for name, targets in (("first", "es"), ("added", "es,ca"), ("repeat", "es,ca")):
+        out = base / name
+        cmd = [polydub_bin, "localize", str(sample.video), "--to", targets, "--out", str(out), "--work-dir", str(base / "work"),
+               "--reference-text", str(sample.reference_text), "--reference-rttm", str(sample.rttm)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        runs[name] = {"report": report, "stdout": done.stdout, "stderr": done.stderr, "out": out}
+    return runs

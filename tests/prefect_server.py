@@ -13,6 +13,9 @@ Usage in a test module::
 
 Everything runs as real processes on 127.0.0.1: `prefect server start` with SQLite in a temporary
 PREFECT_HOME, `prefect deploy`, `prefect worker start`. Subprocesses get `server.env`.
+`restart_server()` stops the server (SIGTERM) and starts it again on the same port and database;
+`running_intervals`/`max_overlap` measure how many runs were Running at once from the API's
+state history; `copy_slowly` writes a file in chunks, like a slow upload.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 from uuid import UUID
@@ -68,6 +72,40 @@ class PrefectServer:
     env: dict[str, str]
     log_path: Path
     _workers: list[subprocess.Popen] = field(default_factory=list)
+    _process: Optional[subprocess.Popen] = None
+    _cwd: Optional[Path] = None
+
+    # --- the server process ----------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self.api_url.rsplit(":", 1)[1].split("/", 1)[0])
+
+    def start_server(self) -> None:
+        """Start `prefect server start` on this server's port and home (its SQLite database); wait until healthy."""
+        if self._process is not None and self._process.poll() is None:
+            raise RuntimeError("the server is already running")
+        # the server itself must not be a client of itself; its UI must call this port, not the default 4200
+        server_env = {k: v for k, v in self.env.items() if k != "PREFECT_API_URL"} | {"PREFECT_UI_API_URL": self.api_url}
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=self._cwd or self.home, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        _wait_healthy(self.api_url, self._process, self.log_path)
+
+    def stop_server(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the server (and its children), SIGKILL after ``grace_s``; workers and clients keep running."""
+        if self._process is not None:
+            _stop(self._process, grace_s)
+
+    def restart_server(self, down_s: float = 0.0) -> float:
+        """Stop the server, stay down ``down_s`` seconds, start it again on the same port and database.
+        Returns how long the API was unreachable (seconds)."""
+        started = time.monotonic()
+        self.stop_server()
+        time.sleep(down_s)
+        self.start_server()
+        return time.monotonic() - started
 
     # --- processes -------------------------------------------------------------------------
     def cli(self, *args: str, timeout: float = 180, check: bool = True, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
@@ -190,6 +228,60 @@ class PrefectServer:
         return response.json()["events"]
 
 
+def deployment_pools(cwd: Path = REPO_ROOT) -> set[str]:
+    """The work pools the deployments of prefect.yaml name."""
+    import yaml
+
+    spec = yaml.safe_load((cwd / "prefect.yaml").read_text())
+    return {d["work_pool"]["name"] for d in spec["deployments"] if d.get("work_pool")}
+
+
+def deploy_everything(server: PrefectServer) -> PrefectServer:
+    """Create every work pool prefect.yaml names (process type) and `prefect deploy --all`."""
+    for pool in sorted(deployment_pools()):
+        server.create_pool(pool)
+    server.deploy_all()
+    return server
+
+
+def running_intervals(server: PrefectServer, run_ids: list[UUID]) -> dict[UUID, list[tuple[datetime, datetime]]]:
+    """From each flow run's state history: the spans it spent Running (start, time of the next state)."""
+    spans: dict[UUID, list[tuple[datetime, datetime]]] = {}
+    with server.client() as client:
+        for run_id in run_ids:
+            history = sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+            spans[run_id] = [
+                (state.timestamp, history[i + 1].timestamp if i + 1 < len(history) else datetime.now(timezone.utc))
+                for i, state in enumerate(history) if state.is_running()
+            ]
+    return spans
+
+
+def max_overlap(spans: list[tuple[datetime, datetime]]) -> int:
+    """The largest number of spans open at the same instant (a span ending when another starts does not overlap it)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+def copy_slowly(src: Path, dst: Path, seconds: float, chunks: int = 8) -> float:
+    """Copy ``src`` to ``dst`` in ``chunks`` writes spread over ``seconds`` (a slow upload); returns the
+    wall-clock time (time.time()) just after the last write."""
+    data = src.read_bytes()
+    step = -(-len(data) // chunks)
+    with open(dst, "wb") as handle:
+        for i in range(0, len(data), step):
+            if i:
+                time.sleep(seconds / (chunks - 1))
+            handle.write(data[i:i + step])
+            handle.flush()
+            os.fsync(handle.fileno())
+    return time.time()
+
+
 def _wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -226,23 +318,14 @@ def running_server(base: Path, extra_env: Optional[dict[str, str]] = None) -> It
         "PYANNOTE_METRICS_ENABLED": "false",
         **(extra_env or {}),
     }
-    # the server itself must not be a client of itself; its UI must call this port, not the default 4200
-    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_UI_API_URL": api_url}
-    log_path = home / "server.log"
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(
-        [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=base, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    server = PrefectServer(api_url=api_url, home=home, work_dir=work, env=env, log_path=log_path)
+    server = PrefectServer(api_url=api_url, home=home, work_dir=work, env=env, log_path=home / "server.log", _cwd=base)
     try:
-        _wait_healthy(api_url, proc, log_path)
+        server.start_server()
         yield server
     finally:
         for worker in server._workers:
             _stop(worker)
-        _stop(proc)
-        log.close()
+        server.stop_server()
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +333,9 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
     """A real Prefect server for the test module (about 15 s to start)."""
     with running_server(tmp_path_factory.mktemp("prefect")) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_server: PrefectServer) -> PrefectServer:
+    """The module's server with every pool of prefect.yaml and `prefect deploy --all` done."""
+    return deploy_everything(prefect_server)

@@ -19,28 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from polydub.delivery import MANIFEST, Manifest, verify
 from polydub.watch import drop_key, event_id
 from polydub.workdir import file_sha256
-from tests.prefect_server import REPO_ROOT, PrefectServer, _stop, prefect_server  # noqa: F401
+from tests.prefect_server import PrefectServer, _stop, deployed, prefect_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 POLYDUB = str(Path(sys.executable).with_name("polydub"))
-
-
-def _pools() -> set[str]:
-    spec = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
-    return {d["work_pool"]["name"] for d in spec["deployments"] if d.get("work_pool")}
-
-
-@pytest.fixture(scope="module")
-def deployed(prefect_server: PrefectServer) -> PrefectServer:
-    for pool in sorted(_pools()):
-        prefect_server.create_pool(pool)
-    prefect_server.deploy_all()
-    return prefect_server
 
 
 def _localize_runs(server: PrefectServer) -> list:

@@ -82,3 +82,54 @@ def test_with_languages_on_a_pool_only_the_source_side_is_checked_here(tmp_path)
     message = str(refused.value)
     assert "transcribe:" in message  # the source side runs here and lacks its GPU and weights
     assert "lipsync:" not in message and "synthesize:" not in message and "translate:" not in message
+
+
+def test_a_run_overrides_any_stage_backend_and_model():
+    params = LocalizeParams(video="v.mp4", targets="es", profile="studio", stage_backends={"translate": "apertium", "lipsync": "lite"},
+                            models={"synthesize": "/m/xtts", "transcribe": "medium"})
+    chosen = params.backends
+    assert (chosen.translate, chosen.lipsync, chosen.synthesize, chosen.diarize) == ("apertium", "lite", "xtts", "pyannote")
+    assert chosen.model("synthesize") == "/m/xtts" and chosen.model("transcribe") == "medium"
+    with pytest.raises(ValidationError, match="no stage named mux"):
+        LocalizeParams(video="v.mp4", targets="es", stage_backends={"mux": "x"})
+
+
+def test_source_language_can_be_detected():
+    params = LocalizeParams(video="v.mp4", targets="en,es", source_language="AUTO")
+    assert params.source_language == "auto" and params.detects_language  # a target may equal what is detected
+    assert LocalizeParams(video="v.mp4", targets="es", source_language="ENG").source_language == "en"
+    with pytest.raises(ValidationError, match="not a language code"):
+        LocalizeParams(video="v.mp4", targets="es", source_language="klingon-ish!")
+
+
+def test_cli_key_value_options_are_parsed_or_refused_by_name():
+    from polydub.cli import key_values
+    from polydub.errors import PolydubError
+
+    assert key_values(["translate=apertium", "lipsync.mode = native"], "--backend") == {"translate": "apertium", "lipsync.mode": "native"}
+    with pytest.raises(PolydubError, match="--model takes STAGE=VALUE, got 'translate'"):
+        key_values(["translate"], "--model")
+
+
+def test_xtts_target_languages_are_checked_before_any_work(tmp_path):
+    """A studio synthesizer chosen for a lite run is checked like in `polydub doctor`: the target it cannot speak is named."""
+    import json
+
+    from polydub import doctor
+    from polydub.preflight import preflight
+
+    xtts = tmp_path / "xtts"
+    xtts.mkdir()
+    (xtts / "config.json").write_text(json.dumps({"languages": ["en", "es", "zh-cn"]}))
+    backends = Backends.for_profile(Profile.lite, synthesize="xtts", models={"synthesize": str(xtts)})
+    checks = doctor.run_checks(Profile.lite, backends=backends, targets=["es", "zh", "eo"])
+    languages = next(c for c in checks if c.item == "XTTS languages")
+    assert not languages.ok and languages.detail == "XTTS cannot speak eo" and "es, zh" in languages.fix
+    assert {c.stage for c in checks if c.item.startswith("program apertium")} == {"translate"}  # lite translation kept
+    assert not any("nllb" in c.item for c in checks)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not checked: the backends are checked first")
+    params = LocalizeParams(video=str(video), targets="es,eo", stage_backends={"synthesize": "xtts"},
+                            models={"synthesize": str(xtts)}, out_dir=str(tmp_path / "out"))
+    with pytest.raises(BackendUnavailableError, match="XTTS cannot speak eo"):
+        preflight(params)

@@ -49,7 +49,7 @@ def test_localize_form_has_titles_descriptions_enums_and_defaults():
     assert props["video"]["title"] == "Source video"
     assert props["targets"]["title"] == "Target languages"
     assert props["targets"]["items"]["enum"] == list(LANGUAGES) and props["targets"]["default"] == ["es"]
-    assert props["source_language"]["enum"] == list(LANGUAGES) and props["source_language"]["default"] == "en"
+    assert props["source_language"]["enum"] == ["auto", *LANGUAGES] and props["source_language"]["default"] == "en"
     assert props["review"] == {**props["review"], "type": "boolean", "default": False, "title": "Review translations"}
     assert props["language_deployment"]["default"] is None
     profile = schema["definitions"][props["profile"]["$ref"].rsplit("/", 1)[-1]]

@@ -238,3 +238,51 @@ def test_reference_downscale_factor_comes_from_the_lora_metadata(backend, tiny, 
     half = LtxLipSync(backend.pipe, resolution=32, max_frames=9, steps=2, reference_downscale_factor=2)
     crops = half.sync(_clip(frames=5))  # the reference is encoded at 16², the video generated at 32²
     assert len(crops) == 5 and crops[0].shape == (40, 40, 3)
+
+
+class NativeRecorder(Recorder):
+    """Records each native call's first frame and the audio the model voiced for it."""
+
+    voices_lines = True
+
+    def sync_native(self, clip: LipSyncClip) -> tuple[list[np.ndarray], np.ndarray]:
+        crops, audio = self.inner.sync_native(clip)
+        self.calls.append((clip.first_frame, audio))
+        return crops, audio
+
+
+def test_native_mode_voicing_replaces_the_dubbed_line(backend, face_video, tmp_path):
+    from models.data import Dub, DubbedLine
+    from models.lipsync.voicing import revoice, save_voiced_lines
+
+    source, _, landmarks = face_video
+    native = LtxLipSync(backend.pipe, mode="native", resolution=32, max_frames=9, overlap=2, steps=2, guidance=1.0)
+    start, end = 4, 24
+    job = LipSyncJob("face_0", start, end, np.repeat(landmarks[None], end - start, 0), 0, landmarks,
+                     _tone(end - start, 200.0), SR, "hola", "es", line_index=3)
+    spy = NativeRecorder(native)
+    stats = render_lipsync(source, tmp_path / "out.mp4", None, SIZE, SIZE, FPS, [job], spy)
+
+    assert [first for first, _ in spy.calls] == [4, 11, 18]  # three chunks, each voiced by the model
+    (span,) = stats.voiced
+    per_frame = SR / FPS
+    assert (span.line_index, span.start_frame, span.end_frame) == (3, 4, 24)
+    assert len(span.audio) == round((end - start) * per_frame)
+    # outside the shared frames the line's voicing is each chunk's own audio; at a seam, a cross-fade of both
+    first_audio, second_audio = spy.calls[0][1], spy.calls[1][1]
+    solo = slice(0, round(7 * per_frame))  # frames 4…10 belong to the first chunk alone
+    np.testing.assert_allclose(span.audio[solo], first_audio[solo], atol=1e-6)
+    seam = round(7.5 * per_frame)  # inside frame 11, shared by chunks one and two
+    mixed = span.audio[seam]
+    lo, hi = sorted((first_audio[seam], second_audio[seam - round(7 * per_frame)]))
+    assert lo - 1e-6 <= mixed <= hi + 1e-6
+
+    (voiced,) = save_voiced_lines(stats.voiced, FPS, tmp_path)
+    assert (voiced.index, voiced.start, voiced.end) == (3, start / FPS, end / FPS)
+    line = dict(index=0, speaker="S0", source_text="hi", target_text="hola", window_start=0.1, window_end=0.9,
+                audio=str(tmp_path / "tts.wav"), natural_duration=0.5, speed=1.1, start=0.2, end=0.65)
+    dub = Dub(language="es", lines=[DubbedLine(**line), DubbedLine(**{**line, "index": 3})])
+    revoiced = revoice(dub, [voiced])
+    assert revoiced.lines[0] == dub.lines[0]  # a line the model did not voice keeps the synthesized speech
+    assert (revoiced.lines[1].audio, revoiced.lines[1].start, revoiced.lines[1].end) == (voiced.audio, 0.16, 0.96)
+    assert revoiced.lines[1].speed == 1.0

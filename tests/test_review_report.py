@@ -12,7 +12,6 @@ import copy
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,10 @@ SECTIONS = ("summary", "checks", "timeline", "lines", "speakers", "lipsync")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, sample, polydub_bin):
-    """One lite run of the sample into Spanish through the CLI: (report.json, CLI stdout, output folder)."""
-    base = tmp_path_factory.mktemp("review")
-    cmd = [
-        polydub_bin, "localize", str(sample.video), "--to", "es", "--out", str(base / "out"), "--work-dir", str(base / "work"),
-        "--reference-text", str(sample.reference_text), "--reference-rttm", str(sample.rttm),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads((base / "out" / "report.json").read_text(encoding="utf-8")), done.stdout, base / "out"
+def run(lite_runs):
+    """The first lite run of the sample into Spanish through the CLI: (report.json, CLI stdout, output folder)."""
+    first = lite_runs["first"]
+    return first["report"], first["stdout"], first["out"]
 
 
 @pytest.fixture(scope="module")

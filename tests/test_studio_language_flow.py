@@ -86,3 +86,22 @@ def test_studio_stages_ran_with_the_studio_backends(run):
         assert (stage, None) in computed
     for stage in ("translate", "synthesize", "fit_timing", "mix", "lipsync", "deliver", "quality"):
         assert (stage, "es") in computed
+
+
+def test_native_mode_voices_the_on_screen_lines_and_remixes(run, tiny_models, tmp_path):
+    studio = Backends.for_profile(Profile.studio, transcribe_model=None, diarize="vad-cluster", faces="dlib",
+                                  models={**tiny_models, "lipsync.mode": "native"})
+    frozen = run["result"]
+    native = localize_language(run["source"], "es", str(tmp_path / "out"), "en", studio)
+    assert native.lip_sync == "on"
+    on_screen = {f.speaker for f in native.quality.lip_sync.faces if f.frames_changed}
+    for before, after in zip(frozen.dub.lines, native.dub.lines, strict=True):
+        if before.speaker in on_screen:  # the LTX model's own voicing, written by the lip-sync stage
+            assert after.audio.endswith(f"voiced-line-{after.index}.wav") and after.speed == 1.0
+            assert after.start <= before.start and after.end >= before.end  # it spans the re-drawn frames
+        else:  # the off-screen narrator keeps the XTTS line
+            assert after == before
+    assert on_screen and native.dub.lines != frozen.dub.lines
+    mixes = [r for r in run["source"].work.ledger() if r.stage == "mix" and r.language == "es" and r.status == "computed"]
+    assert len(mixes) >= 2  # the dub was mixed again with the voiced lines
+    assert float(ffmpeg.probe(native.deliverable.video)["format"]["duration"]) > 0

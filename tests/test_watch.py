@@ -142,6 +142,72 @@ def test_symlink_out_of_the_folder_is_refused(inbox, tmp_path, caplog):
     assert all(str(tmp_path / "secret.mp4") not in d.payload["path"] for d in sent.events)
 
 
+def test_a_symlinked_folder_pointing_out_is_never_entered(inbox, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "deep").mkdir(parents=True)
+    (elsewhere / "movie.mp4").write_bytes(b"m" * 100)
+    (elsewhere / "deep" / "film.mkv").write_bytes(b"f" * 100)
+    (inbox / "shows").symlink_to(elsewhere, target_is_directory=True)
+    (inbox / "season1").mkdir()
+    (inbox / "season1" / "extras").symlink_to(elsewhere / "deep", target_is_directory=True)  # a link one level down
+    sent = Recorder()
+    watcher = _watcher(inbox, sent, settle=0)
+    watcher.run_once(poll_s=0)
+    for event in (inbox / "shows", inbox / "shows" / "movie.mp4", inbox / "season1", inbox / "season1" / "extras",
+                  inbox / "season1" / "extras" / "film.mkv"):
+        watcher.notice(event)  # what watchdog may report for the links and for files seen through them
+    assert watcher.debounce.pending == set() and watcher.tick() == [] and sent.events == []
+
+
+def test_dotdot_in_event_paths_cannot_reach_outside(inbox, tmp_path):
+    (tmp_path / "secret.mp4").write_bytes(b"s" * 100)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "movie.mp4").write_bytes(b"m" * 100)
+    (inbox / "sub").mkdir()
+    sent = Recorder()
+    watcher = _watcher(inbox, sent, settle=0)
+    for event in (
+        inbox / ".." / "secret.mp4",
+        inbox / "sub" / ".." / ".." / "secret.mp4",
+        inbox / "..",
+        inbox / ".." / "elsewhere",
+        Path(f"{inbox}/../elsewhere/movie.mp4"),
+        Path("..") / "secret.mp4",  # relative to wherever the watcher runs
+        tmp_path / "secret.mp4",  # an absolute path outside
+    ):
+        watcher.notice(event)
+    assert watcher.debounce.pending == set() and watcher.tick() == [] and sent.events == []
+
+
+@pytest.mark.parametrize("swap", ["file", "folder"])
+def test_a_link_swapped_in_after_the_file_settled_is_refused(inbox, tmp_path, caplog, swap):
+    """The file settles, then its path (or a folder on it) is replaced by a link out of the inbox that looks the
+    same to the debouncer (same size and mtime): the check just before announcing refuses it."""
+    clock, sent = FakeClock(), Recorder()
+    (inbox / "season1").mkdir()
+    video = inbox / "season1" / "ep1.mp4"
+    video.write_bytes(b"a" * 100)
+    outside = tmp_path / "private" / "ep1.mp4"
+    outside.parent.mkdir()
+    outside.write_bytes(b"p" * 100)
+    st = video.stat()
+    os.utime(outside, ns=(st.st_atime_ns, st.st_mtime_ns))
+    watcher = _watcher(inbox, sent, settle=2, clock=clock)
+    watcher.scan()
+    assert watcher.tick() == []  # first look: size and mtime recorded
+    clock.advance(2)
+    if swap == "file":
+        video.unlink()
+        video.symlink_to(outside)
+    else:
+        video.unlink()
+        (inbox / "season1").rmdir()
+        (inbox / "season1").symlink_to(outside.parent, target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="polydub.watch"):
+        assert watcher.tick() == []
+    assert sent.events == [] and "outside" in caplog.text
+
+
 def test_event_ids_are_stable_for_the_same_file_and_differ_for_a_changed_one(inbox):
     video = inbox / "talk.mp4"
     video.write_bytes(b"a" * 1000)

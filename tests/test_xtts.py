@@ -87,7 +87,7 @@ def test_missing_model_and_check_name_the_cpml_licence(tmp_path):
     assert items["package coqui-tts"].ok
     assert not items["weights tts_models/multilingual/multi-dataset/xtts_v2"].ok
     licence = items["licence XTTS-v2 (Coqui Public Model License)"]
-    assert not licence.ok and "commercial use restricted" in licence.detail and "coqui.ai/cpml" in licence.detail
+    assert not licence.ok and "commercial use not allowed" in licence.detail and "coqui.ai/cpml" in licence.detail
 
 
 def test_prepare_references_picks_one_clip_per_diarized_speaker(synth, tmp_path):
@@ -106,3 +106,17 @@ def test_prepare_references_picks_one_clip_per_diarized_speaker(synth, tmp_path)
     finally:
         for speaker, path in before.items():
             synth.set_reference(speaker, path)
+
+
+def test_each_video_gets_its_own_references_over_the_shared_model(synth, reference, tmp_path):
+    """Two videos dubbed at once in one worker: each view keeps its own clip per speaker label."""
+    import shutil
+
+    other = shutil.copyfile(reference, tmp_path / "other-video-ref.wav")
+    first = synth.with_references({"SPEAKER_07": reference})
+    second = synth.with_references({"SPEAKER_07": other})
+    assert first.model is synth.model and second.model is synth.model  # loaded once
+    assert first.references == {"SPEAKER_07": reference} and second.references == {"SPEAKER_07": other}
+    assert "SPEAKER_07" not in synth.references  # the shared instance is untouched
+    first._conditioning("SPEAKER_07")
+    assert "SPEAKER_07" in first._latents and "SPEAKER_07" not in second._latents

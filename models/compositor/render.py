@@ -58,6 +58,19 @@ class LipSyncJob:
     sample_rate: int
     text: str = ""
     language: str = ""
+    line_index: int = -1  # the dubbed line this job re-draws (-1: not tied to a line)
+
+
+@dataclass
+class VoicedSpan:
+    """A backend's own voicing of one job (native mode): mono audio over frames ``start_frame`` … ``end_frame - 1``."""
+
+    identity: str
+    line_index: int
+    start_frame: int
+    end_frame: int
+    audio: np.ndarray
+    sample_rate: int
 
 
 @dataclass
@@ -69,6 +82,7 @@ class RenderStats:
     seconds: float = 0.0
     fps: float = 0.0
     peak_frames_held: int = 0  # most decoded frames waiting at once: bounded by the chunk size
+    voiced: list[VoicedSpan] = field(default_factory=list)  # backends that voice the lines themselves (LTX native)
 
 
 class _JobRun:
@@ -93,6 +107,8 @@ class _JobRun:
         self.results: dict[int, list[tuple[float, np.ndarray]]] = {}  # frame → weighted output crops
         self.reference: Optional[np.ndarray] = None
         self.reference_corner = reference_corner(job.reference_landmarks, self.side)
+        self.voiced = np.zeros(_sample(count, job.sample_rate, fps), np.float64)  # weighted sum of chunk voicings
+        self.voiced_weight = np.zeros_like(self.voiced)
 
     def covers(self, index: int) -> bool:
         return self.job.start_frame <= index < self.job.end_frame
@@ -150,17 +166,35 @@ class _JobRun:
             line_offset=a - start,
             line_frames=job.end_frame - start,
         )
-        outputs = backend.sync(clip)
+        if voices_lines(backend):
+            outputs, voicing = backend.sync_native(clip)
+        else:
+            outputs, voicing = backend.sync(clip), None
         if len(outputs) != b - a or any(o.shape != clip.crops[0].shape for o in outputs):
             raise PolydubError(f"lip-sync backend {backend.name} returned {len(outputs)} crops for {b - a}")
         previous = self.chunks[self.next_chunk - 1] if self.next_chunk > 0 else None
         following = self.chunks[self.next_chunk + 1] if self.next_chunk + 1 < len(self.chunks) else None
         for index, crop in zip(range(a, b), outputs):
-            self.results.setdefault(index, []).append((_crossfade_weight(index, (a, b), previous, following), crop))
+            weight = _crossfade_weight(index, (a, b), previous, following)
+            self.results.setdefault(index, []).append((weight, crop))
+            if voicing is not None:  # the chunk's voicing, cross-faded with the same weights as its pictures
+                lo, hi = _sample(index - a, job.sample_rate, self.fps), _sample(index - a + 1, job.sample_rate, self.fps)
+                at = _sample(index - start, job.sample_rate, self.fps)
+                part = np.asarray(voicing[lo:hi], dtype=np.float64)
+                self.voiced[at : at + len(part)] += weight * part
+                self.voiced_weight[at : at + len(part)] += weight
         self.next_chunk += 1
         keep_from = self.done_until
         for index in [i for i in self.crops if i < keep_from]:
             del self.crops[index]
+
+    def voicing(self) -> Optional[VoicedSpan]:
+        """The backend's own voicing of this job, if it made one (frames without any stay silent)."""
+        if not self.voiced_weight.any():
+            return None
+        audio = np.where(self.voiced_weight > 0, self.voiced / np.maximum(self.voiced_weight, 1e-9), 0.0)
+        job = self.job
+        return VoicedSpan(job.identity, job.line_index, job.start_frame, job.end_frame, audio.astype(np.float32), job.sample_rate)
 
     def composite(self, index: int, frame: np.ndarray) -> None:
         """Blend this job's result for frame ``index`` into ``frame`` (in place)."""
@@ -187,6 +221,16 @@ def _crossfade_weight(index: int, chunk: tuple[int, int], previous: Optional[tup
     if following is not None and index >= following[0]:  # shared frames: following[0] … chunk[1] - 1
         weight *= 1.0 - (index - following[0] + 1) / (chunk[1] - following[0] + 1)
     return weight
+
+
+def voices_lines(backend: LipSyncBackend) -> bool:
+    """Whether ``backend`` voices each line itself (``sync_native`` → crops and audio) instead of following ours."""
+    return bool(getattr(backend, "voices_lines", False))
+
+
+def _sample(frame: int, sample_rate: int, fps: float) -> int:
+    """Index of the first audio sample of frame ``frame``."""
+    return int(round(frame * sample_rate / fps))
 
 
 def _audio_slice(audio: np.ndarray, sample_rate: int, fps: float, first: int, last: int) -> np.ndarray:
@@ -275,6 +319,7 @@ def render_lipsync(
                 while run.ready(decoded):
                     run.run_chunk(backend)
             flush(writer, final=True)
+    stats.voiced = [span for span in (run.voicing() for run in runs) if span is not None]
     stats.seconds = time.perf_counter() - started
     stats.fps = stats.frames_total / stats.seconds if stats.seconds > 0 else 0.0
     return stats

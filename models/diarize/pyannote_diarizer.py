@@ -30,10 +30,6 @@ TOKEN_ENV = "HF_TOKEN"
 DEPENDENCIES = {
     "pyannote/speaker-diarization-3.1": ["pyannote/segmentation-3.0", "pyannote/wespeaker-voxceleb-resnet34-LM"],
 }
-LICENCES = {
-    "pyannote/speaker-diarization-community-1": "CC-BY-4.0",
-    "pyannote/speaker-diarization-3.1": "MIT",
-}
 MERGE_GAP_S = 1e-3
 
 
@@ -161,7 +157,8 @@ class PyannoteDiarizer:
 
 def check(model: str | None = None) -> list:
     """Preflight for ``polydub doctor``: package, token, gated weights in the HF cache, licence."""
-    from models.preflight import Check, hf_cache_check, licence_note, package_check
+    from models.licences import licence_checks
+    from models.preflight import Check, hf_cache_check, package_check
 
     stage = "diarize"
     model = model or DEFAULT_PIPELINE
@@ -176,6 +173,5 @@ def check(model: str | None = None) -> list:
     )
     for repo in [model, *DEPENDENCIES.get(model, [])]:
         checks.append(hf_cache_check(stage, repo, token_env=TOKEN_ENV, filename="config.yaml"))
-    licence = LICENCES.get(model, "see the model card")
-    checks.append(licence_note(stage, f"{model} ({licence}, gated: accept the terms)", f"https://huggingface.co/{model}", True))
+    checks.extend(licence_checks(stage, "pyannote", {"model": model}))
     return checks

@@ -26,14 +26,14 @@ import numpy as np
 
 from models.faces.records import FaceAnalysis
 from models.faces.video_analysis import analyze_video
-from models.preflight import Check, gpu_check, licence_note, package_check
+from models.licences import licence_checks
+from models.preflight import Check, gpu_check, package_check
 from polydub.errors import BackendUnavailableError
 
 STAGE = "faces"
 DEFAULT_PACK = "buffalo_l"
 MODULES = ("detection", "recognition", "landmark_3d_68")
 ARCFACE_LINK = 1.05  # euclidean distance of unit embeddings ≈ cosine similarity 0.45
-LICENCE_URL = "https://github.com/deepinsight/insightface#license"
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:
@@ -145,8 +145,5 @@ def check(model: Optional[str] = None, root: str = "~/.insightface") -> list[Che
         checks.append(Check(STAGE, f"weights {pack}", False, "model pack not downloaded", fix=str(exc).split(": ", 1)[-1]))
     gpu = gpu_check(STAGE, 2)
     checks.append(Check(gpu.stage, gpu.item, True, gpu.detail + " (optional: runs on the CPU, slower)", gpu.fix if not gpu.ok else ""))
-    licence = licence_note(STAGE, f"insightface {pack} models", LICENCE_URL, commercial=False)
-    checks.append(Check(licence.stage, licence.item, licence.ok,
-                        licence.detail + "; the pretrained packs are for non-commercial research only (the code is MIT): "
-                        "commercial use needs a licence from insightface", licence.fix))
+    checks.extend(licence_checks(STAGE, "insightface", {"model": pack}))
     return checks

@@ -56,7 +56,11 @@ class LipSyncBackend(Protocol):
     overlap: int  # frames shared and cross-faded between consecutive chunks
 
     def sync(self, clip: LipSyncClip) -> list[np.ndarray]:
-        """New crops, one per input crop, same shape and dtype."""
+        """New crops, one per input crop, same shape and dtype.
+
+        A backend that voices the lines itself (LTX native mode) also sets ``voices_lines = True``
+        and offers ``sync_native(clip) -> (crops, audio)``; its audio then replaces the dubbed line.
+        """
         ...
 
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from models.lipsync import LipSyncClip
 from models.lipsync.ltx_media import crops_to_video, encode_audio, encode_video, fit_length, padded_frame_count, resample, video_to_crops
-from models.preflight import Check, gpu_check, hf_cache_check, licence_note, package_check
+from models.licences import licence_checks
+from models.preflight import Check, gpu_check, hf_cache_check, package_check
 from polydub.errors import BackendUnavailableError, InputError
 
 STAGE = "lipsync"
@@ -30,7 +31,6 @@ DEFAULT_MODEL = "diffusers/LTX-2.3-Diffusers"
 DEFAULT_LORA = "Lightricks/LTX-2.3-22b-IC-LoRA-LipDub"
 DEFAULT_LORA_FILE = "ltx-2.3-22b-ic-lora-lipdub-0.9.safetensors"
 DUBIT_LORA = "Lightricks/LTX-2.3-22b-IC-LoRA-DubIt"
-LICENCE_URL = "https://huggingface.co/Lightricks/LTX-2.3/blob/main/LICENSE"
 MODES = ("frozen-audio", "native")
 VRAM_GB = 48  # 22B transformer in bf16 ≈ 44 GB of weights, plus activations at 512² × 121 frames
 DEFAULT_MAX_FRAMES = 121  # the pipelines' default clip length; the model's own limit is far longer
@@ -262,6 +262,11 @@ class LtxLipSync:
         audio = fit_length(resample(wave, rate, clip.sample_rate), samples)
         return LtxOutput(crops=crops, audio_latents=None, audio=audio)
 
+    @property
+    def voices_lines(self) -> bool:
+        """Native mode voices each line itself: the compositor calls ``sync_native`` and keeps the audio."""
+        return self.mode == "native"
+
     def sync(self, clip: LipSyncClip) -> list[np.ndarray]:
         """New crops, one per input crop, same shape and dtype (LipSyncBackend)."""
         return self.generate(clip).crops
@@ -289,8 +294,5 @@ def check(model: Optional[str] = None, lora: Optional[str] = DEFAULT_LORA) -> li
     gpu = gpu_check(STAGE, VRAM_GB)
     note = f"; LTX-2.3 22B in bf16 needs ~{VRAM_GB} GB (less with cpu_offload=True, slower)"
     checks.append(Check(gpu.stage, gpu.item, gpu.ok, gpu.detail + note, gpu.fix))
-    licence = licence_note(STAGE, "LTX-2 Community License", LICENCE_URL, commercial=False)
-    conditions = ("; free for commercial use below the licence's annual-revenue threshold, "
-                  "a commercial licence from Lightricks above it; the LipDub IC-LoRA is gated (accept its terms)")
-    checks.append(Check(licence.stage, licence.item, licence.ok, licence.detail + conditions, licence.fix))
+    checks.extend(licence_checks(STAGE, "ltx", {"model": model, "lora": lora or "none"}))
     return checks

@@ -71,6 +71,7 @@ def _job_for_track(line: DubbedLine, track: FaceTrack, geometry: TrackGeometry, 
         sample_rate=JOB_SAMPLE_RATE,
         text=line.target_text,
         language=language,
+        line_index=line.index,
     )
 
 

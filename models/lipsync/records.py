@@ -17,6 +17,15 @@ class FaceSync(Record):
     frames_changed: int = 0
 
 
+class VoicedLine(Record):
+    """A dubbed line as the lip-sync model voiced it (LTX native mode): it replaces the synthesized line."""
+
+    index: int  # the dubbed line's index
+    start: float  # seconds: where the audio sits in the video
+    end: float
+    audio: str  # WAV (mono) in the lip-sync stage folder
+
+
 class LipSyncResult(Record):
     """The picture with re-drawn mouths (or the reason nothing was re-drawn)."""
 
@@ -26,6 +35,7 @@ class LipSyncResult(Record):
     faces: list[FaceSync] = []
     frames_total: int = 0
     seconds: float = 0.0
+    voiced_lines: list[VoicedLine] = []  # native mode: the model's voicing of each re-drawn line
 
 
 class FaceSyncScore(Record):

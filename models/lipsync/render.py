@@ -12,6 +12,7 @@ from models.faces.records import FaceAnalysis, SpeakerFaces
 from models.lipsync import LipSyncBackend
 from models.lipsync.plan import plan_jobs
 from models.lipsync.records import FaceSync, LipSyncResult
+from models.lipsync.voicing import save_voiced_lines
 
 
 def face_syncs(dub: Dub, faces: FaceAnalysis, mapping: SpeakerFaces, frames_changed: dict[str, int]) -> list[FaceSync]:
@@ -45,7 +46,8 @@ def lip_sync_video(
     """Re-draw the mouth of every on-screen speaker over its dubbed lines; the rest of the picture is untouched.
 
     Writes ``out`` (H.264, the source's size and rate, no audio) only when some face changes;
-    otherwise the result says why lip sync is off and the source picture is used as it is.
+    otherwise the result says why lip sync is off and the source picture is used as it is. A backend
+    that voices the lines itself (LTX native) also leaves one WAV per line beside ``out``.
     """
     name = f"{backend.name}:{backend.version}"
     if not faces.tracks:
@@ -66,4 +68,5 @@ def lip_sync_video(
         faces=face_syncs(dub, faces, mapping, dict(stats.frames_changed)),
         frames_total=stats.frames_total,
         seconds=round(time.perf_counter() - started, 3),
+        voiced_lines=save_voiced_lines(stats.voiced, faces.fps, Path(out).parent),
     )

@@ -180,7 +180,8 @@ class DemucsSeparator:
 
 def check(model: str | None = None) -> list:
     """Preflight for ``polydub doctor``: packages, the model's weights, licence, GPU."""
-    from models.preflight import hf_cache_check, licence_note, package_check
+    from models.licences import licence_checks
+    from models.preflight import hf_cache_check, package_check
 
     stage = "separate"
     name = model or DEFAULT_MODEL
@@ -195,5 +196,5 @@ def check(model: str | None = None) -> list:
         except ImportError:
             repo = HF_REPO
         checks.append(hf_cache_check(stage, repo, filename=f"{name}.yaml"))
-    checks.append(licence_note(stage, "Demucs (MIT)", "https://github.com/adefossez/demucs", True))
+    checks.extend(licence_checks(stage, "demucs", {"model": name}))
     return checks  # runs on the CPU too (slower), so no GPU requirement

@@ -16,9 +16,11 @@ The model runs in float32 (XTTS is not validated in half precision), on CUDA whe
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import inspect
+import json
 import zlib
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -150,6 +152,15 @@ class XttsSynthesizer:
         self.references[speaker] = path
         self._latents.pop(speaker, None)
 
+    def with_references(self, references: dict[str, str | Path]):
+        """A view of this synthesizer with its own reference clips, sharing the loaded model: one per video, so
+        videos dubbed at the same time in one process never use each other's voices."""
+        view = copy.copy(self)
+        view.references, view._latents = {}, {}
+        for speaker, wav in references.items():
+            view.set_reference(speaker, wav)
+        return view
+
     def prepare_references(self, audio: Path, diarization: Diarization, out_dir: Path, **limits: float) -> dict[str, ReferenceClip]:
         """Choose and write a reference clip for every diarized speaker; returns them by speaker."""
         clips = {}
@@ -197,9 +208,37 @@ class XttsSynthesizer:
         return len(samples) / OUTPUT_RATE
 
 
+def spoken_languages(model: str | None = None) -> list[str]:
+    """ISO 639-1 codes an XTTS checkpoint speaks, read from its config.json (without loading the weights);
+    the languages of Coqui's default XTTS config when the checkpoint is not downloaded."""
+    try:
+        config = json.loads((model_folder(model or DEFAULT_MODEL) / "config.json").read_text(encoding="utf-8"))
+        codes = config.get("languages") or []
+    except (BackendUnavailableError, OSError, ValueError):
+        codes = []
+    if not codes:
+        from TTS.tts.configs.xtts_config import XttsConfig
+
+        codes = XttsConfig().languages
+    return sorted({normalize(code.split("-")[0]) for code in codes})
+
+
+def languages_check(model: str | None, source: str, targets: list[str]):
+    """Preflight: every target language is one the XTTS checkpoint speaks (checked before any work)."""
+    from models.preflight import Check
+
+    spoken = spoken_languages(model)
+    missing = [t for t in targets if normalize(t).split("-")[0] not in spoken]
+    if missing:
+        return Check("synthesize", "XTTS languages", False, f"XTTS cannot speak {', '.join(missing)}",
+                     fix=f"choose targets among {', '.join(spoken)}, or another synthesize backend")
+    return Check("synthesize", "XTTS languages", True, f"speaks {', '.join(targets)}")
+
+
 def check(model: str | None = None) -> list:
     """Preflight for ``polydub doctor``: package, weights, the CPML licence, GPU."""
-    from models.preflight import Check, gpu_check, licence_note, package_check
+    from models.licences import licence_checks
+    from models.preflight import Check, gpu_check, package_check
 
     stage = "synthesize"
     checks = [package_check(stage, "TTS", "coqui-tts")]
@@ -208,6 +247,6 @@ def check(model: str | None = None) -> list:
         checks.append(Check(stage, item, True, f"found in {model_folder(model or DEFAULT_MODEL)}"))
     except BackendUnavailableError as exc:
         checks.append(Check(stage, item, False, str(exc), fix=DOWNLOAD_HINT))
-    checks.append(licence_note(stage, "XTTS-v2 (Coqui Public Model License)", LICENCE_URL, False))
+    checks.extend(licence_checks(stage, "xtts", {"model": model}))
     checks.append(gpu_check(stage, 4))
     return checks

@@ -121,7 +121,8 @@ def check(model: str | None = None) -> list:
     """Preflight for ``polydub doctor``: package, the model's weights, licence, GPU (studio: large-v3)."""
     from faster_whisper.utils import _MODELS
 
-    from models.preflight import gpu_check, hf_cache_check, licence_note, package_check
+    from models.licences import licence_checks
+    from models.preflight import gpu_check, hf_cache_check, package_check
 
     stage = "transcribe"
     model = model or "large-v3"
@@ -129,6 +130,6 @@ def check(model: str | None = None) -> list:
     return [
         package_check(stage, "faster_whisper", "faster-whisper"),
         hf_cache_check(stage, repo, filename="model.bin"),
-        licence_note(stage, f"Whisper {model} (MIT)", "https://github.com/openai/whisper", True),
+        *licence_checks(stage, "faster-whisper", {"model": model}),
         gpu_check(stage, 6),
     ]

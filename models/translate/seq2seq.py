@@ -30,12 +30,6 @@ DEFAULT_MODELS = {
     "marian": "Helsinki-NLP/opus-mt-{src}-{tgt}",
 }
 FAMILIES = tuple(DEFAULT_MODELS)
-LICENCES = {
-    "nllb": ("CC-BY-NC-4.0", False),
-    "m2m100": ("MIT", True),
-    "madlad": ("Apache-2.0", True),
-    "marian": ("CC-BY-4.0", True),
-}
 INSTALL_HINT = "pip install transformers sentencepiece torch"
 
 
@@ -236,7 +230,8 @@ class Seq2SeqTranslator:
 
 def check(model: str | None = None, family: str = "nllb") -> list:
     """Preflight for ``polydub doctor``: packages, weights in the HF cache, the model's licence."""
-    from models.preflight import hf_cache_check, licence_note, package_check
+    from models.licences import licence_checks
+    from models.preflight import hf_cache_check, package_check
 
     stage = "translate"
     checks = [package_check(stage, "transformers", "transformers"), package_check(stage, "sentencepiece", "sentencepiece")]
@@ -244,6 +239,5 @@ def check(model: str | None = None, family: str = "nllb") -> list:
     if "{" in model_id:
         model_id = codes.marian_model_id("en", "es", model_id)
     checks.append(hf_cache_check(stage, model_id))
-    licence, commercial = LICENCES.get(family, ("see the model card", False))
-    checks.append(licence_note(stage, f"{model_id} ({licence})", f"https://huggingface.co/{model_id}", commercial))
+    checks.extend(licence_checks(stage, "seq2seq", {"model": model_id, "family": family}))
     return checks

@@ -150,7 +150,8 @@ def gather(
     thumbs = {i: _thumbnail_frame(g) for i, g in geometry.items() if any(len(x.frames) for x in g)}
     strips = {i: _strip_frames(series[i], geometry[i], STRIP_FRAMES) for i in series if i in geometry}
     wanted = {f for f, _ in thumbs.values()} | {f for picks in strips.values() for f, _ in picks}
-    before = media.collect_frames(source_video, faces.width, faces.height, wanted)
+    picture = Path(report["source"].get("picture") or source_video)  # the normalised picture the faces were found in
+    before = media.collect_frames(picture, faces.width, faces.height, wanted)
     after = media.collect_frames(output_video, faces.width, faces.height, {f for picks in strips.values() for f, _ in picks})
     thumbnail = {i: media.jpeg_uri(media.crop(before[f], tuple(box), 0.2, 0.8), THUMB_HEIGHT) for i, (f, box) in thumbs.items() if f in before}
 

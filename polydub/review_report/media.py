@@ -55,7 +55,8 @@ def _clip_batch(media: Path, spans: Sequence[tuple[float, float]], pad: float) -
         outputs = [Path(scratch) / f"{i}.ogg" for i in range(len(spans))]
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(media), "-filter_complex", ";".join(graph)]
         for i, out in enumerate(outputs):
-            cmd += ["-map", f"[o{i}]", "-ac", "1", "-ar", str(AUDIO_RATE), "-c:a", "libopus", "-b:a", AUDIO_BITRATE, str(out)]
+            cmd += ["-map", f"[o{i}]", "-ac", "1", "-ar", str(AUDIO_RATE), "-c:a", "libopus", "-b:a", AUDIO_BITRATE,
+                    "-fflags", "+bitexact", str(out)]  # bitexact: no random Ogg serial, the same page each run
         done = subprocess.run(cmd, capture_output=True, check=False)
         if done.returncode != 0 or not all(out.exists() and out.stat().st_size for out in outputs):
             message = done.stderr.decode("utf-8", "replace").strip().splitlines()

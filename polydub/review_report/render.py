@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from models.faces.records import FaceAnalysis
+from polydub.names import output_stem
 from polydub.review_report.gather import gather
 from polydub.review_report.template import render_html
 from polydub.review_report.thresholds import Check, ReviewThresholds
@@ -14,7 +15,7 @@ from polydub.workdir import write_text_atomic
 
 def review_report_path(out_dir: Path | str, video: Path | str, language: str) -> Path:
     """The outputs contract: DIR/<stem>.<lang>.report.html."""
-    return Path(out_dir) / f"{Path(video).stem}.{language}.report.html"
+    return Path(out_dir) / f"{output_stem(video)}.{language}.report.html"
 
 
 def render_review_report(
