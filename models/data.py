@@ -6,7 +6,7 @@ seconds from the start of the source video. Audio paths are absolute.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 from pydantic import Field
 
@@ -49,6 +49,9 @@ class SourceAudio(Record):
     mono_16k: str
     picture: Optional[str] = None  # the picture re-encoded for frame work (constant rate, even size, upright); None: the source's
     picture_fixes: list[str] = []  # what that re-encoding corrected, in words
+
+    # the content is keyed by sha256: the same video under another name reuses every stage
+    CACHE_EXCLUDE: ClassVar[dict[str, Any]] = {"media": {"path"}}
 
     @property
     def picture_path(self) -> str:

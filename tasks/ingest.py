@@ -36,7 +36,8 @@ def ingest_source(video: str, work_root: str, max_duration_s: float | None = Non
 
     params = {"picture": "constant-rate,even,upright"}  # the normalisation rules: a change re-runs ingest
     audio = run_cached(work, "ingest", SourceAudio, compute, inputs=[sha], params=params, backend="ffmpeg")
-    return work, audio
+    # the cache holds the content; the outputs are named after this run's file (a copy under another name)
+    return work, audio.model_copy(update={"media": media})
 
 
 def open_work_folder(work_root: str | Path, sha: str) -> WorkDir:

@@ -16,8 +16,12 @@ T = TypeVar("T", bound=BaseModel)
 
 
 def digest(value: Any) -> str:
-    """Content digest of a stage input: a data object's JSON, or the value's text."""
-    text = value.model_dump_json() if isinstance(value, BaseModel) else str(value)
+    """Content digest of a stage input: a data object's JSON (less its ``CACHE_EXCLUDE`` fields, e.g. the name
+    the source file had in this run), or the value's text."""
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(exclude=getattr(value, "CACHE_EXCLUDE", None))
+    else:
+        text = str(value)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -10,7 +10,7 @@ limit in prefect.yaml), `polydub watch INBOX`, process workers on polydub-cpu:
   than the deployment's limit: every file's run Completed with its outputs, the number of runs
   Running at once (from the API's state history) never above the deployment's limit, and the
   content-keyed stage cache computed each stage once for all the copies. Running 100 real runs
-  takes about 20 CPU-seconds each here (a process per run), so the full 100 is `bench/storm.py`.
+  takes about 16 CPU-seconds each here (a process per run), so the full 100 is `bench/storm.py`.
 - The server is stopped (SIGTERM) while a run is Running and started again on the same port and
   SQLite database: the run ends Completed with its outputs, every stage's task run is recorded,
   and its concurrency-slot lease survived the restart.

@@ -259,3 +259,22 @@ def test_a_result_this_code_cannot_read_is_recomputed(tmp_path):
     result, run = work.run_stage("lines", "k", Lines, lambda f: _lines("fresh"))
     assert (run.status, result.lines[0].text) == ("computed", "fresh")
     assert work.run_stage("lines", "k", Lines, lambda f: _lines("never"))[1].status == "reused"
+
+
+def test_a_copy_under_another_name_reuses_the_stages_and_keeps_its_own_name(tmp_path):
+    """The ingest result is cached by content; the source path a run sees is its own file's, and stage keys ignore it."""
+    import shutil
+
+    from tasks.ingest import ingest_source
+    from tasks.stage import digest
+
+    first = tmp_path / "a.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-f", "lavfi",
+                    "-i", "sine=frequency=300:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    "-shortest", str(first)], check=True)  # fmt: skip
+    second = shutil.copyfile(first, tmp_path / "b copy.mp4")
+    work, audio_a = ingest_source.fn(str(first), str(tmp_path / "work"))
+    _, audio_b = ingest_source.fn(str(second), str(tmp_path / "work"))
+    assert Path(audio_a.media.path).name == "a.mp4" and Path(audio_b.media.path).name == "b copy.mp4"
+    assert digest(audio_a) == digest(audio_b)  # every later stage keyed on the audio is shared by both names
+    assert [r.status for r in work.ledger() if r.stage == "ingest"] == ["computed", "reused"]
