@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
 
 from flows.fanout import run_languages_on_pool
 from flows.language import LanguageResult, localize_language
@@ -108,10 +109,10 @@ def localize(params: LocalizeParams) -> dict[str, Any]:
 
     Languages run in this process, or, with `language_deployment`, as child flow runs on its work pool.
     """
-    started = time.time()
+    job = flow_run.get_id() or uuid.uuid4().hex  # labels this run's stage calls in the video's shared ledger
     preflight(params)
     source = analyze_source(
-        str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s
+        str(Path(params.video).resolve()), str(params.work_root), params.source_language, params.backends, params.max_duration_s, job
     )
     params, skipped = with_detected_language(params, source)
 
@@ -119,7 +120,7 @@ def localize(params: LocalizeParams) -> dict[str, Any]:
         results, failures = run_languages_on_pool(source, params)
     else:
         results, failures = _run_languages_here(source, params)
-    runs = [r for r in source.work.ledger() if r.finished_at >= started]
+    runs = source.work.ledger(job)  # this run's stage calls only, not those of another run of the same video
     report = build_report(params, source, results, failures, runs, skipped)
     review_reports(source.work, report, source.faces, params.out_dir)  # DIR/<stem>.<lang>.report.html + artifacts
     write_report(report, Path(params.out_dir))

@@ -35,6 +35,7 @@ class SourceAnalysis(Record):
     speaker_faces: SpeakerFaces
     stems: Optional[Stems] = None  # dialogue/background stems (studio); None: the dub ducks the original
     references: Optional[VoiceReferences] = None  # one clip per speaker for a voice-cloning synthesizer
+    job: Optional[str] = None  # the localize run: labels the ledger entries of its stages, in any process
 
     @property
     def language(self) -> str:
@@ -43,7 +44,7 @@ class SourceAnalysis(Record):
 
     @property
     def work(self) -> WorkDir:
-        return WorkDir(self.work_root, self.audio.sha256)
+        return WorkDir(self.work_root, self.audio.sha256, self.job)
 
 
 @flow(name="analyze-source")
@@ -53,12 +54,14 @@ def analyze_source(
     source_language: str = "en",
     backends: Backends = Backends(),
     max_duration_s: float | None = None,
+    job: str | None = None,
 ) -> SourceAnalysis:
     """ingest → (transcribe ∥ diarize ∥ faces) → separate → lines → speaker profiles → face ↔ speaker matching.
 
-    With ``source_language='auto'`` the transcriber detects the language (``SourceAnalysis.language``).
+    With ``source_language='auto'`` the transcriber detects the language (``SourceAnalysis.language``);
+    ``job`` (the localize run) labels the ledger entries of every stage of this run, source and languages.
     """
-    work, audio = ingest_source(video, work_root, max_duration_s)
+    work, audio = ingest_source(video, work_root, max_duration_s, job)
     spoken = None if source_language == AUTO_LANGUAGE else source_language
     transcript_run = transcribe.submit(work, audio, backends.transcribe, backends.model("transcribe"), spoken)
     diarization_run = diarize.submit(work, audio, backends.diarize, backends.options("diarize"))
@@ -83,4 +86,5 @@ def analyze_source(
         speaker_faces=speaker_faces,
         stems=stems,
         references=references,
+        job=job,
     )

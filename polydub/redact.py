@@ -112,6 +112,22 @@ def scrub_data(value: Any) -> Any:
     return value
 
 
+def scrub_exception(exc: BaseException) -> BaseException:
+    """Scrub an exception in place, with its causes: its text arguments (and an OSError's file names), which
+    become the failure messages Prefect stores with task and flow run states. Returns ``exc``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(scrub(a) if isinstance(a, str) else a for a in current.args)
+        if isinstance(current, OSError):  # its text comes from these fields, not from args
+            for name in ("strerror", "filename", "filename2"):
+                if isinstance(getattr(current, name), str):
+                    setattr(current, name, scrub(getattr(current, name)))
+        current = current.__cause__ or current.__context__
+    return exc
+
+
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Scrub a log record in place: its message (with its arguments merged in), traceback and stack."""
     try:
@@ -149,4 +165,4 @@ def install() -> None:
     logging.setLogRecordFactory(factory)
 
 
-__all__ = ["MASK", "RedactingFilter", "install", "redact_record", "register_mapping", "register_secrets", "scrub", "scrub_data", "secret_values"]
+__all__ = ["MASK", "RedactingFilter", "install", "redact_record", "register_mapping", "register_secrets", "scrub", "scrub_data", "scrub_exception", "secret_values"]

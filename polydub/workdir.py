@@ -182,13 +182,15 @@ class StageRun:
     language: str | None = None
     finished_at: float = 0.0
     waited_s: float = 0.0  # time spent waiting for another process computing the same stage
+    job: str | None = None  # the localize run this call was part of (runs of one video may overlap)
 
 
 class WorkDir:
-    """The work folder of one source video."""
+    """The work folder of one source video; ``job`` labels this run's ledger entries."""
 
-    def __init__(self, root: Path | str, video_sha256: str):
+    def __init__(self, root: Path | str, video_sha256: str, job: str | None = None):
         self.video_sha256 = video_sha256
+        self.job = job
         self.path = Path(root).expanduser().resolve() / video_sha256[:16]
         self.path.mkdir(parents=True, exist_ok=True)
 
@@ -246,15 +248,15 @@ class WorkDir:
             return None
 
     def _log(self, run: StageRun) -> StageRun:
-        run = replace(run, finished_at=time.time())
+        run = replace(run, finished_at=time.time(), job=self.job)
         (self.path / LOCKS).mkdir(exist_ok=True)
         with FileLock(self.path / LOCKS / "ledger.lock"), open(self.path / LEDGER, "a+b") as handle:
             torn = handle.tell() > 0 and os.pread(handle.fileno(), 1, handle.tell() - 1) != b"\n"
             handle.write((("\n" if torn else "") + json.dumps(run.__dict__) + "\n").encode())
         return run
 
-    def ledger(self) -> list[StageRun]:
-        """Every stage call recorded for this video, oldest first."""
+    def ledger(self, job: str | None = None) -> list[StageRun]:
+        """Every stage call recorded for this video (only ``job``'s, if given), oldest first."""
         ledger = self.path / LEDGER
         if not ledger.exists():
             return []
@@ -264,4 +266,4 @@ class WorkDir:
                 runs.append(StageRun(**json.loads(raw)))
             except (ValueError, TypeError):  # a line torn by a killed writer
                 continue
-        return runs
+        return [r for r in runs if r.job == job] if job is not None else runs

@@ -17,12 +17,15 @@ from tasks.stage import run_cached
 
 
 @task(name="ingest", cache_policy=NONE, **STAGE_RETRIES)
-def ingest_source(video: str, work_root: str, max_duration_s: float | None = None) -> tuple[WorkDir, SourceAudio]:
+def ingest_source(
+    video: str, work_root: str, max_duration_s: float | None = None, job: str | None = None
+) -> tuple[WorkDir, SourceAudio]:
     """Validate the source, extract a 48 kHz stereo mix and a 16 kHz mono copy, and re-encode a picture the
-    frame stages cannot read as it is (variable frame rate, odd size, rotation metadata) to ``picture.mp4``."""
+    frame stages cannot read as it is (variable frame rate, odd size, rotation metadata) to ``picture.mp4``.
+    ``job`` labels the ledger entries of this run."""
     media = ingest.validate(ingest.probe(video), max_duration_s)
     sha = file_sha256(video)
-    work = open_work_folder(work_root, sha)
+    work = open_work_folder(work_root, sha, job)
 
     def compute(folder: Path) -> SourceAudio:
         mix, mono = folder / "mix_48k.wav", folder / "mono_16k.wav"
@@ -40,10 +43,10 @@ def ingest_source(video: str, work_root: str, max_duration_s: float | None = Non
     return work, audio.model_copy(update={"media": media})
 
 
-def open_work_folder(work_root: str | Path, sha: str) -> WorkDir:
+def open_work_folder(work_root: str | Path, sha: str, job: str | None = None) -> WorkDir:
     """The source's work folder, created if needed; InputError naming the folder when it cannot be written."""
     check_work_dir(Path(work_root).expanduser())
     try:
-        return WorkDir(work_root, sha)
+        return WorkDir(work_root, sha, job)
     except OSError as exc:
         raise InputError(f"cannot write to the work folder {Path(work_root).expanduser()}: {exc.strerror or exc}") from exc

@@ -10,6 +10,7 @@ from typing import Any, Callable, TypeVar
 from pydantic import BaseModel
 
 from polydub.progress import StageEvent, announce
+from polydub.redact import scrub_exception
 from polydub.workdir import StageRun, WorkDir, stage_key
 
 T = TypeVar("T", bound=BaseModel)
@@ -46,9 +47,9 @@ def run_cached(
     started = time.perf_counter()
     try:
         result, run = work.run_stage(stage, key, result_type, compute, language=language)
-    except Exception:
+    except Exception as exc:
         announce(StageEvent(stage, language, "failed", time.perf_counter() - started))
-        raise
+        raise scrub_exception(exc)  # its message becomes the task run's state message, stored by the server
     announce(StageEvent(stage, language, run.status, run.seconds))
     return result
 

@@ -40,19 +40,26 @@ def polydub_bin() -> str:
 
 
 SHORT_SAMPLE_SECONDS = 17.4  # the narrator's opening line and two lines of each on-screen speaker
+TWO_LINES = (3.6, 7.8)  # start and length: one line of each on-screen speaker, nobody else
 
 
 @pytest.fixture(scope="session")
 def short_sample(sample, tmp_path_factory) -> Path:
     """The first 17.4 s of the sample (narrator off-screen, then both faces talking), for tests that run
     the whole pipeline several times."""
-    import subprocess
+    from tests.speech_material import cut_sample
 
-    out = tmp_path_factory.mktemp("short-sample") / "interview-short.mp4"
-    cmd = ["ffmpeg", "-v", "error", "-i", str(sample.video), "-t", str(SHORT_SAMPLE_SECONDS),
-           "-c:v", "libx264", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-y", str(out)]
-    subprocess.run(cmd, check=True)
-    return out
+    return cut_sample(sample.video, tmp_path_factory.mktemp("short-sample") / "interview-short.mp4", SHORT_SAMPLE_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def two_line_clip(sample, tmp_path_factory) -> Path:
+    """7.8 s of the sample: one line of each on-screen speaker. For the end-to-end tests of orchestration
+    (Prefect UI, triggers, fan-out, review), where what runs matters more than how well it dubs."""
+    from tests.speech_material import cut_sample
+
+    start, seconds = TWO_LINES
+    return cut_sample(sample.video, tmp_path_factory.mktemp("two-lines") / "two-lines.mp4", seconds, start)
 
 
 @pytest.fixture(scope="session")

@@ -210,8 +210,13 @@ class PrefectServer:
             flow_run_filter = FlowRunFilter(deployment_id={"any_": [filters["deployment_id"]]})
         if "parent_flow_run_id" in filters:
             flow_run_filter = FlowRunFilter(parent_flow_run_id={"any_": [filters["parent_flow_run_id"]]})
-        with self.client() as client:
-            return client.read_flow_runs(flow_run_filter=flow_run_filter)
+        runs: list = []
+        with self.client() as client:  # page through: the API answers at most 200 a call
+            while page := client.read_flow_runs(flow_run_filter=flow_run_filter, offset=len(runs), limit=200):
+                runs += page
+                if len(page) < 200:
+                    break
+        return runs
 
     def task_runs(self, flow_run_id: UUID | str) -> list:
         """The task runs of one flow run."""

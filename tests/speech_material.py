@@ -138,3 +138,11 @@ def sample_interview(work_dir: Path | str) -> tuple[Path, Diarization, str]:
     command = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(files.video), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), str(wav)]
     subprocess.run(command, check=True, capture_output=True)
     return wav, read_rttm(files.rttm), files.reference_text.read_text(encoding="utf-8")
+
+
+def cut_sample(video: Path, out: Path, seconds: float, start: float = 0.0) -> Path:
+    """``seconds`` of ``video`` from ``start``, re-encoded (H.264 + AAC) so the cut is exact."""
+    cmd = ["ffmpeg", "-v", "error", "-ss", str(start), "-i", str(video), "-t", str(seconds),
+           "-c:v", "libx264", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-y", str(out)]
+    subprocess.run(cmd, check=True)
+    return out

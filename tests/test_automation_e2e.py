@@ -1,8 +1,8 @@
 """File drop end to end, against real processes on 127.0.0.1.
 
 `prefect server start`, `prefect deploy --all` from prefect.yaml, a process worker on polydub-cpu,
-`polydub watch INBOX` running: the sample copied into INBOX is announced, the deployment trigger
-runs `localize` to Completed, the outputs and manifest.json are in place and delivered. The same
+`polydub watch INBOX` running: a two-line cut of the sample copied into INBOX is announced, the
+deployment trigger runs `localize` to Completed, the outputs and manifest.json are in place and delivered. The same
 file dropped again (copied over, touched, announced by a second watcher, announced with a fresh
 event id) starts no second run; a different file does. Then the `scan-inbox` flow starts one run
 per new video, once, with a server-side idempotency key.
@@ -41,7 +41,7 @@ def _watch(server: PrefectServer, inbox: Path, out: Path, deliver: Path, *extra:
     return subprocess.Popen(args, env=server.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def test_dropped_file_is_localized_once(deployed: PrefectServer, sample, tmp_path):
+def test_dropped_file_is_localized_once(deployed: PrefectServer, two_line_clip, tmp_path):
     server = deployed
     inbox, out, deliver = tmp_path / "inbox", tmp_path / "out", tmp_path / "delivered"
     inbox.mkdir()
@@ -51,9 +51,9 @@ def test_dropped_file_is_localized_once(deployed: PrefectServer, sample, tmp_pat
         with server.worker("polydub-cpu"):
             time.sleep(2)  # the observer is up
             dropped_at = datetime.now(timezone.utc)
-            shutil.copyfile(sample.video, inbox / "interview.mp4")
+            shutil.copyfile(two_line_clip, inbox / "interview.mp4")
             runs = server.wait_for(lambda c: _localize_runs(server), timeout=60, what="a localize run from the trigger")
-            final = server.wait_for_flow_run(runs[0].id, timeout=480)  # 126–191 s measured on a busy 2-core machine
+            final = server.wait_for_flow_run(runs[0].id, timeout=480)  # about 40 s for the 7.8 s clip on a 2-core machine
             assert final.state.is_completed(), f"{final.state}\n{server.worker_log('polydub-cpu')[-4000:]}"
             print(f"drop → run created {(final.created - dropped_at).total_seconds():.1f} s, "
                   f"run {final.total_run_time.total_seconds():.1f} s, drop → completed {(final.end_time - dropped_at).total_seconds():.1f} s")
@@ -75,7 +75,7 @@ def test_dropped_file_is_localized_once(deployed: PrefectServer, sample, tmp_pat
             assert delivered.files == Manifest.model_validate_json((job / MANIFEST).read_text()).files
 
             # the same file again: copied over, touched, announced by a second watcher process
-            shutil.copyfile(sample.video, inbox / "interview.mp4")
+            shutil.copyfile(two_line_clip, inbox / "interview.mp4")
             os.utime(inbox / "interview.mp4")
             once = subprocess.run(
                 [POLYDUB, "watch", str(inbox), "--to", "es", "--out", str(out), "--deliver-to", str(deliver), "--settle", "1", "--once"],
@@ -124,7 +124,7 @@ def _emit_with_fresh_id(server: PrefectServer, inbox: Path, out: Path, deliver: 
         flush_events()
 
 
-def test_scan_inbox_starts_each_new_video_once(deployed: PrefectServer, sample, tmp_path):
+def test_scan_inbox_starts_each_new_video_once(deployed: PrefectServer, two_line_clip, tmp_path):
     """No worker here: the runs the scan starts stay scheduled; what matters is how many and with what."""
     from flows.scan import scan_inbox
     from polydub.inbox import ScanParams, ScanState
@@ -132,7 +132,7 @@ def test_scan_inbox_starts_each_new_video_once(deployed: PrefectServer, sample, 
     server = deployed
     inbox = tmp_path / "scan-inbox"
     (inbox / "show").mkdir(parents=True)
-    shutil.copyfile(sample.video, inbox / "show" / "ep1.mp4")
+    shutil.copyfile(two_line_clip, inbox / "show" / "ep1.mp4")
     (inbox / "ep2.mov.part").write_bytes(b"still downloading")
     params = ScanParams(inbox=str(inbox), targets=["es", "ca"], settle_s=0, work_dir=str(tmp_path / "work"), out_root=str(tmp_path / "scan-out"))
     before = {r.id for r in _localize_runs(server)}

@@ -297,6 +297,14 @@ def test_two_runs_at_once_compute_each_stage_once_and_agree(together, short_samp
     waited = [f"{e.stage} {e.waited_s:.1f} s" for e in ledger if e.status == "reused" and e.waited_s > 0.05]
     _say(f"stages reused by the other run: {', '.join(reused)}; waited for: {', '.join(waited) or 'none'}")
 
+    # each report lists its own run's stage calls: one per stage and language, the ledger's entries split between the two
+    per_report = [json.loads((out / "report.json").read_text(encoding="utf-8"))["stages"] for out in (out_a, out_b)]
+    for stages in per_report:
+        assert len({(s["stage"], s["language"]) for s in stages}) == len(stages), stages
+    before_reports = [e for e in ledger if e.stage != "review_report"]  # the review pages are rendered after the report
+    assert sum(len(stages) for stages in per_report) == len(before_reports)
+    assert sorted(s["status"] for stages in per_report for s in stages) == sorted(e.status for e in before_reports)
+
     _assert_same_outputs(out_b, together.work_root, out_a, together.work_root, short_sample.stem)
     _assert_nothing_half_written(work, out_a)
     assert not _partials(together.base)

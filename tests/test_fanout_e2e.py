@@ -29,7 +29,7 @@ def _window(server, flow_run_id) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def fanout(prefect_server, short_sample, polydub_bin, tmp_path_factory):
+def fanout(prefect_server, two_line_clip, polydub_bin, tmp_path_factory):
     server = prefect_server
     setup = subprocess.run(
         [polydub_bin, "setup", "--gpu-slots", "1", "--gpu-pool-type", "process"], env=server.env, capture_output=True, text=True, timeout=120
@@ -37,7 +37,7 @@ def fanout(prefect_server, short_sample, polydub_bin, tmp_path_factory):
     assert setup.returncode == 0, setup.stdout + setup.stderr
     server.deploy("localize", "localize-language-gpu")
     out = tmp_path_factory.mktemp("fanout-out")
-    params = {"video": str(short_sample), "targets": ["es", "de"], "out_dir": str(out), "language_deployment": GPU_LANGUAGE_DEPLOYMENT}
+    params = {"video": str(two_line_clip), "targets": ["es", "de"], "out_dir": str(out), "language_deployment": GPU_LANGUAGE_DEPLOYMENT}
     with server.worker("polydub-cpu"), server.worker("polydub-gpu"):
         run = server.run_deployment("localize/localize", {"params": params})
         parent = server.wait_for_flow_run(run.id, timeout=420)

@@ -87,6 +87,25 @@ def test_registered_storage_options_and_data(secret_env):
     assert scrub_data(data) == {"error": "failed with ***", "nested": [{"password": MASK}, ("s3://***@b/p",)], "n": 3}
 
 
+def test_a_failing_stage_raises_its_error_scrubbed_with_its_causes(secret_env, tmp_path):
+    from models.data import Lines
+    from polydub.workdir import WorkDir
+    from tasks.stage import run_cached
+
+    def compute(folder: Path) -> Lines:
+        try:
+            raise PermissionError(13, f"denied for {secret_env['HF_TOKEN']}", f"s3://key:{URL_PASSWORD}@bucket/x")
+        except OSError as exc:
+            raise RuntimeError(f"upload failed aws={secret_env['AWS_SECRET_ACCESS_KEY']}") from exc
+
+    with pytest.raises(RuntimeError) as failed:
+        run_cached(WorkDir(tmp_path, "ab" * 32), "lines", Lines, compute, inputs=["x"])
+    cause = failed.value.__cause__
+    assert str(failed.value) == f"upload failed aws={MASK}"
+    assert leaked(str(cause)) == [] and MASK in str(cause) and "s3://***@bucket/x" in str(cause)
+    assert leaked(repr(failed.value)) == [] and leaked(repr(cause)) == []
+
+
 def test_log_records_are_scrubbed_from_any_logger_and_traceback(secret_env, caplog):
     redact.install()
     redact.install()  # idempotent
@@ -160,7 +179,7 @@ class _LeakyTranslator:
 
 
 @pytest.mark.e2e
-def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_path, tmp_path_factory, monkeypatch, secret_env, caplog):
+def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_path, tmp_path_factory, monkeypatch, secret_env, capfd):
     import flows.language
     import flows.localize
     from prefect.client.orchestration import get_client
@@ -187,16 +206,27 @@ def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_
     deliver_to = f"https://deliverer:{URL_PASSWORD}@127.0.0.1:{_closed_port()}/dubs"
     params = LocalizeParams(video=str(short_sample), targets="es,ca", out_dir=str(out), work_dir=str(shared_work(tmp_path_factory)), deliver_to=deliver_to)
 
-    caplog.set_level(logging.INFO, logger="prefect")
-    with caplog.at_level(logging.INFO):
+    records: list[logging.LogRecord] = []  # every record any logger makes (as handlers get it), whatever the handlers are
+    make_record = logging.getLogRecordFactory()
+
+    def collect(*args, **kwargs) -> logging.LogRecord:
+        records.append(make_record(*args, **kwargs))
+        return records[-1]
+
+    logging.setLogRecordFactory(collect)
+    try:
         with pytest.raises(DeliveryError) as failed:  # the outputs are written, then the delivery is refused
             localize(params)
+    finally:
+        logging.setLogRecordFactory(make_record)
     APILogWorker.drain_all(timeout=30)
 
     assert leaked(str(failed.value)) == [] and "https://***@127.0.0.1" in str(failed.value)
-    records = [r for r in caplog.records if r.name.startswith(("prefect", "polydub", "flows", "tasks", "models"))]
-    assert leaked(caplog.text) == [], [r.getMessage()[:200] for r in caplog.records if leaked(caplog.handler.format(r))]
-    assert any(MASK in r.getMessage() for r in records), "the failure should have been logged, redacted"
+    texts = [r.getMessage() + "\n" + (r.exc_text or "") for r in records]
+    assert [t[:200] for t in texts if leaked(t)] == []
+    assert any("MT service rejected" in t and MASK in t for t in texts), "the failure should have been logged, redacted"
+    console = capfd.readouterr()
+    assert "MT service rejected" in console.err and leaked(console.out + console.err) == []
 
     report = json.loads((out / "report.json").read_text())
     assert report["languages"]["es"]["status"] == "completed"
@@ -212,6 +242,9 @@ def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_
             logs += batch
             offset += len(batch)
         artifacts = client.read_artifacts()
+        runs = [*client.read_task_runs(), *client.read_flow_runs()]
+    states = "\n".join(r.state.message or "" for r in runs if r.state)  # the failure messages the UI shows
+    assert "MT service rejected" in states and leaked(states) == [], [m for m in states.splitlines() if leaked(m)]
     api_logs = "\n".join(log.message for log in logs)
     assert "MT service rejected" in api_logs and leaked(api_logs) == []
     assert artifacts and leaked("\n".join(f"{a.key} {a.description} {json.dumps(a.data, default=str)}" for a in artifacts)) == []

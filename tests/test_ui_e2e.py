@@ -65,7 +65,7 @@ def _choose(driver, select_element, values: list[str]) -> None:
         )
 
 
-def test_custom_run_from_the_deployment_form_completes(prefect_server, short_sample, browser, tmp_path):
+def test_custom_run_from_the_deployment_form_completes(prefect_server, two_line_clip, browser, tmp_path):
     server = prefect_server
     server.create_pool("polydub-cpu")
     server.deploy("localize")
@@ -81,7 +81,7 @@ def test_custom_run_from_the_deployment_form_completes(prefect_server, short_sam
     wait.until(EC.url_contains("/run"))
 
     video = _field(browser, "Source video", "textarea")
-    video.send_keys(str(short_sample))
+    video.send_keys(str(two_line_clip))
     _choose(browser, _field(browser, "Target languages", "select"), ["ca"])
     out_field = _field(browser, "Output folder", "textarea")
     out_field.clear()
@@ -101,7 +101,7 @@ def test_custom_run_from_the_deployment_form_completes(prefect_server, short_sam
     browser.save_screenshot(str(tmp_path / "flow-run.png"))
     assert run.state.is_completed(), (run.state, server.worker_log("polydub-cpu")[-3000:])
     assert run.deployment_id == deployment.id
-    assert run.parameters["params"]["video"] == str(short_sample)
+    assert run.parameters["params"]["video"] == str(two_line_clip)
     assert run.parameters["params"]["targets"] == ["ca"]
     report = json.loads((out / "report.json").read_text())
     assert list(report["languages"]) == ["ca"] and report["languages"]["ca"]["status"] == "completed"
