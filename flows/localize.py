@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,8 +66,10 @@ def _run_languages_here(source, params: LocalizeParams) -> tuple[dict[str, Langu
             return_state=True,
         )
 
+    # each thread runs in a copy of this run's context: every language is a child of this flow run (nested in the UI)
     with ThreadPoolExecutor(max_workers=len(params.targets)) as pool:
-        states = dict(zip(params.targets, pool.map(run_language, params.targets)))
+        futures = [pool.submit(contextvars.copy_context().run, run_language, lang) for lang in params.targets]
+        states = {lang: future.result() for lang, future in zip(params.targets, futures)}
     results: dict[str, LanguageResult] = {}
     failures: dict[str, str] = {}
     for language, state in states.items():

@@ -306,17 +306,21 @@ def doctor(
     profile: Profile = typer.Option(Profile.lite, "--profile", help="Which profile's needs to check."),
     source_language: str = typer.Option("en", "--from", help="Source language (the lite profile checks its Apertium pairs)."),
     to: Optional[str] = typer.Option(None, "--to", help="Target languages to check the synthesizer speaks, e.g. es,de."),
+    stage_backend: Optional[list[str]] = typer.Option(None, "--backend", help="STAGE=BACKEND, as for localize (repeatable)."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="STAGE=MODEL or STAGE.OPTION=VALUE, as for localize (repeatable)."),
 ) -> None:
-    """List, per stage, what the profile needs and whether it is here; exit 1 if a run would fail."""
+    """List, per stage, what the profile (with a run's --backend/--model choices) needs and whether it is here;
+    exit 1 if a run would fail."""
     from models.languages import parse_targets
-    from polydub.config import Backends
     from polydub.doctor import is_blocking, run_checks
+    from polydub.licenses import choose_backends
 
     try:
         targets = parse_targets(to) if to else []
+        backends = choose_backends(profile, key_values(stage_backend or [], "--backend"), key_values(model or [], "--model"))
     except PolydubError as exc:
         _fail(str(exc))
-    checks = run_checks(profile, source_language, backends=Backends.for_profile(profile), targets=targets)
+    checks = run_checks(profile, source_language, backends=backends, targets=targets)
     table = Table(title=f"polydub doctor: {profile.value} profile")
     for column in ("stage", "item", "", "detail", "fix"):
         table.add_column(column)

@@ -9,6 +9,7 @@ inform; every other failing line means a run would fail.
 from __future__ import annotations
 
 import importlib
+import inspect
 import shutil
 from collections.abc import Callable
 
@@ -94,8 +95,9 @@ def lite_checks(source_language: str = "en") -> list[Check]:
     ]
 
 
-def _module_checks(stage: str, model: str | None, source_language: str, targets: list[str]) -> list[Check]:
-    """A studio backend module's own checks (and its language check when targets are given)."""
+def _module_checks(stage: str, options: dict[str, str], source_language: str, targets: list[str]) -> list[Check]:
+    """A studio backend module's own checks, given the stage's options that its ``check`` takes (``model``, and e.g.
+    ``family`` for translate, ``lora`` for lip sync), and its language check when targets are given."""
     module_name = STUDIO_MODULES[stage]
     try:
         module = importlib.import_module(module_name)
@@ -104,10 +106,11 @@ def _module_checks(stage: str, model: str | None, source_language: str, targets:
     check = getattr(module, "check", None)
     if check is None:
         return [Check(stage, f"backend {module_name}", False, "the backend declares no checks")]
-    checks = list(check(model))
+    accepted = inspect.signature(check).parameters
+    checks = list(check(**{key: value for key, value in options.items() if key in accepted}))
     languages = getattr(module, "languages_check", None)
     if languages is not None and targets and source_language != AUTO_LANGUAGE:
-        checks.append(languages(model, source_language, targets))
+        checks.append(languages(options.get("model"), source_language, targets))
     return checks
 
 
@@ -115,7 +118,8 @@ def studio_checks(models: dict[str, str | None] | None = None, source_language: 
     """Each studio backend's own checks; a backend module that cannot be imported is itself a failure."""
     checks = [binary_check("ingest", "ffmpeg", "ffmpeg"), binary_check("ingest", "ffprobe", "ffmpeg")]
     for stage in STUDIO_MODULES:
-        checks.extend(_module_checks(stage, (models or {}).get(stage), source_language, list(targets or [])))
+        model = (models or {}).get(stage)
+        checks.extend(_module_checks(stage, {"model": model} if model else {}, source_language, list(targets or [])))
     return checks
 
 
@@ -131,7 +135,7 @@ def backend_checks(backends: Backends, source_language: str = "en", targets: lis
             continue
         uses_studio = backends.model(stage) is not None if stage == "transcribe" else chosen == getattr(studio, stage)
         if uses_studio:
-            checks.extend(_module_checks(stage, backends.model(stage), source_language, list(targets or [])))
+            checks.extend(_module_checks(stage, dict(backends.options(stage)), source_language, list(targets or [])))
         else:
             checks.extend(c for c in lite if c.stage == stage)
     return checks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from models.preflight import Check
@@ -46,3 +47,27 @@ def test_cli_exit_status_follows_the_checks(polydub_bin, tmp_path):
     broken = subprocess.run([polydub_bin, "doctor"], capture_output=True, text=True, timeout=300, env={"PATH": str(tmp_path), "HOME": str(tmp_path)})
     assert broken.returncode == 1
     assert "would fail" in broken.stderr
+
+
+def test_a_runs_stage_options_reach_the_backends_own_checks(tmp_path):
+    """`--model translate.family=m2m100` checks M2M100's weights, not NLLB's; `lipsync.lora` checks that LoRA."""
+    from polydub.config import Backends
+
+    lora = tmp_path / "my-lora"
+    lora.mkdir()
+    studio = Backends.for_profile(Profile.studio, models={"translate.family": "m2m100", "lipsync.lora": str(lora)})
+    checks = doctor.run_checks(Profile.studio, backends=studio)
+    translate = [c.item for c in checks if c.stage == "translate"]
+    assert "weights facebook/m2m100_418M" in translate and not any("nllb" in item for item in translate)
+    lipsync = {c.item: c for c in checks if c.stage == "lipsync"}
+    assert lipsync[f"weights {lora}"].ok and lipsync[f"weights {lora}"].detail == f"local folder {lora}"
+
+
+def test_cli_takes_a_runs_backend_and_model_choices(polydub_bin):
+    wide = {**os.environ, "COLUMNS": "240"}
+    lite_nllb = subprocess.run([polydub_bin, "doctor", "--backend", "translate=seq2seq", "--model", "translate.family=m2m100"],
+                               capture_output=True, text=True, timeout=300, env=wide)
+    assert "weights facebook/m2m100_418M" in lite_nllb.stdout and "apertium" not in lite_nllb.stdout.lower()
+    assert lite_nllb.returncode == 1 and "would fail" in lite_nllb.stderr  # the weights are not on this machine
+    bad = subprocess.run([polydub_bin, "doctor", "--model", "translate"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--model takes STAGE=VALUE, got 'translate'" in bad.stderr

@@ -130,3 +130,14 @@ def test_a_failing_language_is_retried_then_failed_and_the_others_delivered(shor
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(f["name"] for f in manifest["files"]) == sorted(delivered[:4] + ["report.json"])
     assert {f["language"] for f in manifest["files"] if f["language"]} == {"es"}
+
+    # each language ran as a subflow of this localize run (nested under it in the UI), failed ones included
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+        (parent,) = [r for r in runs if isinstance(r.parameters.get("params"), dict) and r.parameters["params"].get("out_dir") == str(out)]
+        children = [r for r in runs if r.parameters.get("out_dir") == str(out)]
+        parents = {client.read_task_run(r.parent_task_run_id).flow_run_id for r in children if r.parent_task_run_id}
+    assert sorted(r.parameters["language"] for r in children) == ["ca", "eo", "es"]
+    assert parents == {parent.id} and all(r.parent_task_run_id for r in children)

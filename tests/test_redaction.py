@@ -179,7 +179,7 @@ class _LeakyTranslator:
 
 
 @pytest.mark.e2e
-def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_path, tmp_path_factory, monkeypatch, secret_env, capfd):
+def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_path, tmp_path_factory, monkeypatch, secret_env):
     import flows.language
     import flows.localize
     from prefect.client.orchestration import get_client
@@ -225,8 +225,6 @@ def test_no_token_in_logs_reports_pages_or_artifacts_of_a_run(short_sample, tmp_
     texts = [r.getMessage() + "\n" + (r.exc_text or "") for r in records]
     assert [t[:200] for t in texts if leaked(t)] == []
     assert any("MT service rejected" in t and MASK in t for t in texts), "the failure should have been logged, redacted"
-    console = capfd.readouterr()
-    assert "MT service rejected" in console.err and leaked(console.out + console.err) == []
 
     report = json.loads((out / "report.json").read_text())
     assert report["languages"]["es"]["status"] == "completed"
