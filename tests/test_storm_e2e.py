@@ -80,12 +80,6 @@ def storm_clip(sample, tmp_path_factory) -> Path:
     return cut_sample(sample.video, tmp_path_factory.mktemp("clips") / "storm.mp4", 3.8, start=3.6)
 
 
-@pytest.fixture(scope="module")
-def restart_clip(two_line_clip) -> Path:
-    """Two speakers: other content than the storm's, so its run computes every stage (it lasts)."""
-    return two_line_clip
-
-
 def watch_inbox(server: PrefectServer, inbox: Path, out: Path, log: Path) -> subprocess.Popen:
     args = [POLYDUB, "watch", str(inbox), "--to", "es", "--out", str(out), "--settle", str(SETTLE_S)]
     with open(log, "ab") as handle:
@@ -248,7 +242,8 @@ def test_storm_runs_each_file_once_within_the_concurrency_limit(server: PrefectS
 
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
-def test_server_restart_during_a_run_loses_nothing(server: PrefectServer, restart_clip, tmp_path):
+def test_server_restart_during_a_run_loses_nothing(server: PrefectServer, two_line_clip, tmp_path):
+    restart_clip = two_line_clip  # other content than the storm's, so its run computes every stage (it lasts)
     out = tmp_path / "out"
     with server.worker("polydub-cpu") as worker:
         run = server.run_deployment("localize/localize", {"params": {"video": str(restart_clip), "targets": ["es"], "out_dir": str(out)}})
